@@ -1,0 +1,208 @@
+// Package app assembles Keel: it opens the pools, builds the store, the
+// job clients and the HTTP server from a Config, and runs them until
+// their context ends. main calls it; tests run it on port 0.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+	"github.com/riverqueue/river"
+
+	"keel/config"
+	"keel/jobs"
+	"keel/mail"
+	"keel/metrics"
+	"keel/ratelimit"
+	"keel/store"
+)
+
+// App is a running Keel: its services and its HTTP handler.
+type App struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	Pool    *pgxpool.Pool
+	Redis   *redis.Client
+	Store   *store.Store
+	Metrics *metrics.Metrics
+	Echo    *echo.Echo
+
+	mailer   *mail.Sender
+	inserter *river.Client[pgx.Tx]
+	worker   *river.Client[pgx.Tx] // nil unless this process works jobs
+}
+
+// Options change how New assembles the app.
+type Options struct {
+	// Workers makes this process work River jobs.
+	Workers bool
+	// Conn replaces the pool as the store's connection. Tests pass a
+	// transaction they roll back.
+	Conn store.Conn
+}
+
+// New connects to PostgreSQL and Redis and assembles Keel. PostgreSQL
+// must answer: without it Keel cannot do anything useful, and failing
+// here gives one clear line instead of a server that answers 503.
+// Redis may be down; the pages that need it degrade.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, o Options) (*App, error) {
+	a := &App{Config: cfg, Logger: logger, Metrics: metrics.New()}
+
+	pool, err := openPool(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+	if err != nil {
+		return nil, err
+	}
+	a.Pool = pool
+
+	a.Redis, err = openRedis(ctx, cfg.RedisURL, logger)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+
+	if err := a.assemble(o); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) assemble(o Options) error {
+	var err error
+	a.inserter, err = jobs.NewInserter(a.Pool, a.Logger)
+	if err != nil {
+		return err
+	}
+
+	conn := o.Conn
+	if conn == nil {
+		conn = a.Pool
+	}
+	a.Store = store.New(conn, jobs.NewQueue(a.inserter))
+
+	a.mailer, err = mail.NewSender(mail.Config{
+		Addr:     a.Config.SMTPAddr,
+		Username: a.Config.SMTPUsername,
+		Password: a.Config.SMTPPassword,
+		TLS:      a.Config.SMTPTLS,
+		Timeout:  a.Config.SMTPTimeout,
+		From:     a.Config.MailFrom,
+		Domain:   hostOf(a.Config.BaseURL),
+	})
+	if err != nil {
+		return err
+	}
+
+	if o.Workers {
+		deps := jobs.Deps{Store: a.Store, Mailer: a.mailer}
+		opts := jobs.Options{Logger: a.Logger, Workers: a.Config.WorkerCount}
+		if a.worker, err = jobs.NewClient(a.Pool, deps, opts); err != nil {
+			return err
+		}
+	}
+
+	a.Metrics.WatchDatabase(a.Pool, "primary")
+	a.Metrics.WatchRedis(a.Redis)
+	a.Metrics.WatchJobs(a.Pool, jobs.Queues, a.Logger)
+
+	limiter := ratelimit.New(a.Redis, 500*time.Millisecond)
+	a.Echo = a.newEcho(limiter)
+	return nil
+}
+
+// Close releases the pools. Call it after Serve or Work returned.
+func (a *App) Close() {
+	if a.Redis != nil {
+		_ = a.Redis.Close()
+	}
+	if a.Pool != nil {
+		a.Pool.Close()
+	}
+}
+
+func openPool(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("KEEL_DATABASE_URL: %w", err)
+	}
+	pc.MaxConns = maxConns
+	pc.ConnConfig.ConnectTimeout = 5 * time.Second
+
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
+	}
+
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("PostgreSQL at %s:%d is unreachable: %w",
+			pc.ConnConfig.Host, pc.ConnConfig.Port, rootCause(err))
+	}
+	return pool, nil
+}
+
+func openRedis(ctx context.Context, rawURL string, logger *slog.Logger) (*redis.Client, error) {
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("KEEL_REDIS_URL: %w", err)
+	}
+	// Short bounds: Redis is a cache and a limiter here, and a request
+	// waiting on a dead Redis should fall back quickly.
+	opts.DialTimeout = time.Second
+	opts.ReadTimeout = 500 * time.Millisecond
+	opts.WriteTimeout = 500 * time.Millisecond
+	opts.PoolTimeout = time.Second
+	opts.MaxRetries = 1
+	opts.DialerRetries = 1
+
+	silenceRedis.Do(func() { redis.SetLogger(quietLogger{}) })
+	rdb := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		logger.Warn("Redis is unreachable; rate limits and caching degrade until it answers",
+			"addr", opts.Addr, "error", err)
+	}
+	return rdb, nil
+}
+
+// rootCause drops pgx's layers of context, which repeat the address,
+// down to the reason ("connection refused").
+func rootCause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return "keel.localhost"
+	}
+	return strings.TrimPrefix(u.Hostname(), "www.")
+}
+
+// silenceRedis turns off go-redis's own logging, which prints to stderr
+// outside slog. Keel logs Redis failures where they matter, with the
+// request they affected.
+var silenceRedis sync.Once
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}

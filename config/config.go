@@ -1,0 +1,184 @@
+// Package config reads Keel's settings from environment variables.
+//
+// Every setting has a default that works on a developer machine once
+// `make dev` has started the local services. Load validates the whole
+// set and reports the first bad variable by name, so a misconfigured
+// process stops with one line that says what to fix.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Environments Keel knows. Production turns on the strict defaults.
+const (
+	EnvDevelopment = "development"
+	EnvTest        = "test"
+	EnvProduction  = "production"
+)
+
+// Config is the whole of Keel's configuration. The `env` tag names the
+// variable, `envDefault` its local default and `help` the line shown in
+// the README's table (a test keeps the two in step).
+type Config struct {
+	Env      string `env:"KEEL_ENV" envDefault:"development" help:"development, test or production; production refuses local secrets and plain http, and sends HSTS"`
+	Addr     string `env:"KEEL_ADDR" envDefault:"127.0.0.1:8080" help:"address the HTTP server listens on"`
+	BaseURL  string `env:"KEEL_BASE_URL" envDefault:"http://127.0.0.1:8080" help:"public origin of the site, used in links sent by email and in the bucket's CORS rule"`
+	LogLevel string `env:"KEEL_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	// LogFormat is empty by default: text in development, JSON otherwise.
+	LogFormat string `env:"KEEL_LOG_FORMAT" help:"text or json; empty means text in development, JSON otherwise"`
+
+	DatabaseURL      string `env:"KEEL_DATABASE_URL" envDefault:"postgres://keel@127.0.0.1:15432/keel?sslmode=disable" help:"PostgreSQL primary"`
+	DatabaseMaxConns int32  `env:"KEEL_DATABASE_MAX_CONNS" envDefault:"20" help:"connections in each PostgreSQL pool"`
+	RedisURL         string `env:"KEEL_REDIS_URL" envDefault:"redis://127.0.0.1:16379/0" help:"Redis for rate limits, cache, sessions and fan-out"`
+
+	S3Endpoint  string `env:"KEEL_S3_ENDPOINT" envDefault:"http://127.0.0.1:19000" help:"S3 API endpoint; empty means AWS"`
+	S3Region    string `env:"KEEL_S3_REGION" envDefault:"us-east-1" help:"S3 region"`
+	S3Bucket    string `env:"KEEL_S3_BUCKET" envDefault:"keel" help:"bucket for invoices and media"`
+	S3AccessKey string `env:"KEEL_S3_ACCESS_KEY" envDefault:"keel-local" help:"S3 access key id"`
+	S3SecretKey string `env:"KEEL_S3_SECRET_KEY" envDefault:"keel-local-secret" help:"S3 secret key"`
+
+	SMTPAddr     string        `env:"KEEL_SMTP_ADDR" envDefault:"127.0.0.1:11025" help:"SMTP server host:port"`
+	SMTPUsername string        `env:"KEEL_SMTP_USERNAME" help:"SMTP user; empty means no authentication"`
+	SMTPPassword string        `env:"KEEL_SMTP_PASSWORD" help:"SMTP password"`
+	SMTPTLS      string        `env:"KEEL_SMTP_TLS" envDefault:"none" help:"none, starttls or tls"`
+	SMTPTimeout  time.Duration `env:"KEEL_SMTP_TIMEOUT" envDefault:"10s" help:"bound on one SMTP conversation"`
+	MailFrom     string        `env:"KEEL_MAIL_FROM" envDefault:"Keel <hello@keel.localhost>" help:"sender of every email"`
+
+	Workers         bool          `env:"KEEL_WORKERS" envDefault:"true" help:"run River workers inside keel serve"`
+	WorkerCount     int           `env:"KEEL_WORKER_COUNT" envDefault:"10" help:"jobs worked at once by one process"`
+	ShutdownTimeout time.Duration `env:"KEEL_SHUTDOWN_TIMEOUT" envDefault:"20s" help:"bound on finishing requests and jobs at SIGTERM"`
+	RequestTimeout  time.Duration `env:"KEEL_REQUEST_TIMEOUT" envDefault:"15s" help:"bound on one ordinary request"`
+	BodyLimit       string        `env:"KEEL_BODY_LIMIT" envDefault:"64KB" help:"largest request body accepted (form posts)"`
+	TrustedProxies  []string      `env:"KEEL_TRUSTED_PROXIES" envSeparator:"," help:"comma-separated CIDRs whose X-Forwarded-For is believed"`
+
+	ContactLimit  int           `env:"KEEL_CONTACT_LIMIT" envDefault:"5" help:"contact requests one client IP may send per period"`
+	ContactPeriod time.Duration `env:"KEEL_CONTACT_PERIOD" envDefault:"1h" help:"period of the contact rate limit"`
+}
+
+// Load reads the configuration from getenv-style lookups in environ, a
+// list of KEY=value strings as os.Environ returns, and validates it.
+// The error names the offending variable and fits on one line.
+func Load(environ []string) (Config, error) {
+	var c Config
+
+	opts := env.Options{Environment: toMap(environ)}
+	if err := env.ParseWithOptions(&c, opts); err != nil {
+		return Config{}, explain(err)
+	}
+
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+
+	return c, nil
+}
+
+// Production reports whether strict production defaults apply.
+func (c Config) Production() bool { return c.Env == EnvProduction }
+
+// TrustedPrefixes returns the parsed trusted proxy ranges. Load has
+// already checked that every entry parses.
+func (c Config) TrustedPrefixes() []netip.Prefix {
+	var ps []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		p, _ := parsePrefix(s)
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+func (c Config) validate() error {
+	checks := []struct {
+		key string
+		err error
+	}{
+		{"KEEL_ENV", oneOf(c.Env, EnvDevelopment, EnvTest, EnvProduction)},
+		{"KEEL_ADDR", hostPort(c.Addr)},
+		{"KEEL_BASE_URL", httpURL(c.BaseURL)},
+		{"KEEL_LOG_LEVEL", oneOf(c.LogLevel, "debug", "info", "warn", "error")},
+		{"KEEL_LOG_FORMAT", oneOf(c.LogFormat, "", "text", "json")},
+		{"KEEL_DATABASE_URL", schemeURL(c.DatabaseURL, "postgres", "postgresql")},
+		{"KEEL_DATABASE_MAX_CONNS", between(int(c.DatabaseMaxConns), 1, 1000)},
+		{"KEEL_REDIS_URL", schemeURL(c.RedisURL, "redis", "rediss")},
+		{"KEEL_S3_ENDPOINT", optional(c.S3Endpoint, httpURL)},
+		{"KEEL_S3_REGION", required(c.S3Region)},
+		{"KEEL_S3_BUCKET", required(c.S3Bucket)},
+		{"KEEL_SMTP_ADDR", hostPort(c.SMTPAddr)},
+		{"KEEL_SMTP_TLS", oneOf(c.SMTPTLS, "none", "starttls", "tls")},
+		{"KEEL_SMTP_TIMEOUT", positive(c.SMTPTimeout)},
+		{"KEEL_MAIL_FROM", mailbox(c.MailFrom)},
+		{"KEEL_WORKER_COUNT", between(c.WorkerCount, 1, 10000)},
+		{"KEEL_SHUTDOWN_TIMEOUT", positive(c.ShutdownTimeout)},
+		{"KEEL_REQUEST_TIMEOUT", positive(c.RequestTimeout)},
+		{"KEEL_BODY_LIMIT", byteSize(c.BodyLimit)},
+		{"KEEL_TRUSTED_PROXIES", prefixes(c.TrustedProxies)},
+		{"KEEL_CONTACT_LIMIT", between(c.ContactLimit, 1, 1_000_000)},
+		{"KEEL_CONTACT_PERIOD", positive(c.ContactPeriod)},
+	}
+	for _, ch := range checks {
+		if ch.err != nil {
+			return fmt.Errorf("%s: %w", ch.key, ch.err)
+		}
+	}
+
+	if c.Production() {
+		return c.validateProduction()
+	}
+	return nil
+}
+
+// validateProduction refuses the local defaults that must never reach
+// a real deployment.
+func (c Config) validateProduction() error {
+	if c.S3SecretKey == "keel-local-secret" {
+		return errors.New("KEEL_S3_SECRET_KEY: the local default is refused in production")
+	}
+	if !strings.HasPrefix(c.BaseURL, "https://") {
+		return errors.New("KEEL_BASE_URL: production must be served over https")
+	}
+	return nil
+}
+
+// explain turns the env library's error, which names struct fields,
+// into one line that names the environment variable.
+func explain(err error) error {
+	var agg env.AggregateError
+	if errors.As(err, &agg) && len(agg.Errors) > 0 {
+		err = agg.Errors[0]
+	}
+
+	var pe env.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", keyOf(pe.Name), unwrapParse(pe.Err))
+	}
+	return err
+}
+
+// keyOf returns the variable behind a Config field name.
+func keyOf(field string) string {
+	f, ok := reflect.TypeFor[Config]().FieldByName(field)
+	if !ok {
+		return field
+	}
+	key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+	return key
+}
+
+func toMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok {
+			m[k] = v
+		}
+	}
+	return m
+}

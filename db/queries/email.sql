@@ -1,0 +1,24 @@
+-- name: EmailCreate :one
+INSERT INTO emails (dedupe_key, kind, recipient, subject, body_text, body_html)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING *;
+
+-- name: EmailGetByID :one
+SELECT * FROM emails WHERE id = $1;
+
+-- name: EmailGetForSend :one
+-- Locks the row so two workers holding the same job cannot both send it.
+SELECT * FROM emails WHERE id = $1 FOR UPDATE;
+
+-- name: EmailMarkSent :exec
+UPDATE emails
+SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = ''
+WHERE id = $1;
+
+-- name: EmailMarkFailed :exec
+UPDATE emails
+SET status = 'failed', attempts = attempts + 1, last_error = $2
+WHERE id = $1 AND status <> 'sent';
+
+-- name: EmailListByRecipient :many
+SELECT * FROM emails WHERE recipient = $1 ORDER BY id DESC LIMIT $2;

@@ -1,0 +1,220 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"keel/app"
+	"keel/testenv"
+)
+
+// browser starts a headless Chromium for one test, with its profile and
+// home in the test's temporary folder.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	require.NoError(t, err, "Chromium is needed; scripts/tools.sh --test installs it")
+
+	home := t.TempDir()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(home+"/profile"),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1280, 900),
+		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+home, "XDG_CACHE_HOME="+home),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	require.NoError(t, chromedp.Do(ctx))
+	return ctx
+}
+
+var axeSource = func() string {
+	b, err := os.ReadFile("node_modules/axe-core/axe.min.js")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}()
+
+type axeViolation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	Nodes  []struct {
+		Target []string `json:"target"`
+	} `json:"nodes"`
+}
+
+// checkA11y runs axe-core on the current page and fails the test on any
+// serious or critical violation of WCAG 2.2 A and AA.
+func checkA11y(t *testing.T, ctx context.Context) {
+	t.Helper()
+	require.NotEmpty(t, axeSource, "axe-core is needed; scripts/tools.sh --test installs it")
+
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](axeSource+";true"))
+	require.NoError(t, err)
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`
+		axe.run(document, {runOnly: {type: "tag", values:
+			["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}})
+		.then(r => JSON.stringify(r.violations))`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+
+	var violations []axeViolation
+	require.NoError(t, json.Unmarshal([]byte(raw), &violations))
+	url, _ := chromedp.Run(ctx, chromedp.Location())
+	for _, v := range violations {
+		if v.Impact == "serious" || v.Impact == "critical" {
+			var where []string
+			for _, n := range v.Nodes {
+				where = append(where, strings.Join(n.Target, " "))
+			}
+			t.Errorf("%s: accessibility %s (%s): %s at %v", url, v.ID, v.Impact, v.Help, where)
+		}
+	}
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	require.NoError(t, err)
+	return s
+}
+
+// A visitor finds the contact form from the home page, is told what to
+// fix, sends the request, sees the confirmation, and gets the
+// acknowledgement by email.
+func TestBrowserContactRequest(t *testing.T) {
+	t.Parallel()
+	a := testenv.NewApp(t, app.Options{Workers: true})
+	base := testenv.Serve(t, a)
+	ctx := browser(t)
+	email := testenv.Unique("browser") + "@example.com"
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/")))
+	require.Equal(t, "Software your business can lean on", text(t, ctx, "h1"))
+	checkA11y(t, ctx)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href="/contact"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#contact-form")),
+	))
+	checkA11y(t, ctx)
+
+	// An empty submit: htmx swaps in the form with a message per field.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#contact-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#contact-name-error")),
+	))
+	require.Equal(t, "Please tell us your name.", text(t, ctx, "#contact-name-error"))
+	require.Contains(t, text(t, ctx, "#contact-message-error"), "at least 10")
+	checkA11y(t, ctx)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#contact-name"), "Grace Browser"),
+		chromedp.SendKeys(chromedp.CSS("#contact-email"), email),
+		chromedp.SendKeys(chromedp.CSS("#contact-company"), "Navy Labs"),
+		chromedp.SendKeys(chromedp.CSS("#contact-message"), "We need a new ordering site before spring."),
+		chromedp.Click(chromedp.CSS(`#contact-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#contact-form[role="status"]`)),
+	))
+	require.Contains(t, text(t, ctx, "#contact-form"), "Thank you, Grace Browser.")
+	require.Contains(t, text(t, ctx, "#contact-form"), email)
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Equal(t, base+"/contact", loc, "htmx answered in place")
+	checkA11y(t, ctx)
+
+	msgs := testenv.MailTo(t, email, 20*time.Second)
+	require.Len(t, msgs, 1)
+	require.Equal(t, "We received your message", msgs[0].Subject)
+	require.Contains(t, msgs[0].Text, "Hello Grace Browser")
+}
+
+// Without JavaScript the form still works: a plain post, a redirect, and
+// a confirmation page.
+func TestBrowserContactWithoutJavaScript(t *testing.T) {
+	t.Parallel()
+	a := testenv.NewApp(t, app.Options{Workers: true})
+	base := testenv.Serve(t, a)
+	ctx := browser(t)
+	email := testenv.Unique("nojs") + "@example.com"
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled,
+				emulation.SetScriptExecutionDisabledParams{Value: true})
+			return err
+		}),
+		chromedp.Navigate(base+"/contact"),
+		chromedp.SendKeys(chromedp.CSS("#contact-name"), "Plain Poster"),
+		chromedp.SendKeys(chromedp.CSS("#contact-email"), "not-an-address"),
+		chromedp.SendKeys(chromedp.CSS("#contact-message"), "Hello, we would like a quote."),
+		chromedp.Click(chromedp.CSS(`#contact-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#contact-email-error")),
+	))
+	require.Contains(t, text(t, ctx, "#contact-email-error"), "does not look like an email")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#contact-email"), email),
+		chromedp.Click(chromedp.CSS(`#contact-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[role="status"]`)),
+	))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Equal(t, base+"/contact/thanks", loc)
+	require.Len(t, testenv.MailTo(t, email, 20*time.Second), 1)
+}
+
+// The error pages are styled and accessible too.
+func TestBrowserNotFound(t *testing.T) {
+	t.Parallel()
+	a := testenv.NewApp(t, app.Options{})
+	base := testenv.Serve(t, a)
+	ctx := browser(t)
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/no/such/page")))
+	require.Equal(t, "Page not found", text(t, ctx, "h1"))
+	require.Contains(t, text(t, ctx, ".request-id"), "Request id: ")
+	checkA11y(t, ctx)
+}
+
+// On a phone-sized screen nothing overflows sideways.
+func TestBrowserNarrowScreen(t *testing.T) {
+	t.Parallel()
+	a := testenv.NewApp(t, app.Options{})
+	base := testenv.Serve(t, a)
+	ctx := browser(t)
+
+	for _, path := range []string{"/", "/contact"} {
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.EmulateViewport(360, 740),
+			chromedp.Navigate(base+path),
+		))
+		overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
+			`document.documentElement.scrollWidth > document.documentElement.clientWidth`))
+		require.NoError(t, err)
+		require.False(t, overflow, fmt.Sprintf("%s scrolls sideways at 360 px", path))
+		checkA11y(t, ctx)
+	}
+}

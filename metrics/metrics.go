@@ -1,0 +1,167 @@
+// Package metrics exposes Keel's Prometheus metrics: HTTP latency and
+// in-flight requests, PostgreSQL and Redis pool statistics, and River
+// jobs by state.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/IBM/pgxpoolprometheus"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/extra/redisprometheus/v9"
+	"github.com/redis/go-redis/v9"
+)
+
+// Metrics holds Keel's registry and the collectors code updates.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests *prometheus.HistogramVec
+	inFlight prometheus.Gauge
+	// Events counts notable things by name: honeypot hits, rate-limit
+	// refusals, a rate limiter that could not reach Redis.
+	events *prometheus.CounterVec
+}
+
+// New returns Metrics with the Go runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "keel_http_request_duration_seconds",
+			Help:    "Time to serve an HTTP request, by route and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route", "status"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keel_http_requests_in_flight",
+			Help: "HTTP requests being served.",
+		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keel_events_total",
+			Help: "Notable events by name.",
+		}, []string{"event"}),
+	}
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.requests, m.inFlight, m.events,
+	)
+	return m
+}
+
+// Event counts one occurrence of a named event.
+func (m *Metrics) Event(name string) { m.events.WithLabelValues(name).Inc() }
+
+// Middleware records every request's latency under its route pattern
+// (never the raw path, which would make one series per URL).
+func (m *Metrics) Middleware() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			m.inFlight.Inc()
+			defer m.inFlight.Dec()
+
+			start := time.Now()
+			err := next(c)
+
+			// Inner middleware renders errors; an error that reaches here
+			// unrendered is answered by Echo's error handler afterwards.
+			status := c.Response().Status
+			if err != nil && !c.Response().Committed {
+				status = http.StatusInternalServerError
+				var he *echo.HTTPError
+				if errors.As(err, &he) {
+					status = he.Code
+				}
+			}
+
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			m.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).
+				Observe(time.Since(start).Seconds())
+			return err
+		}
+	}
+}
+
+// WatchDatabase exports the statistics of a PostgreSQL pool under the
+// given name ("primary", "replica").
+func (m *Metrics) WatchDatabase(pool *pgxpool.Pool, name string) {
+	m.Registry.MustRegister(pgxpoolprometheus.NewCollector(pool, map[string]string{"db_name": name}))
+}
+
+// WatchRedis exports the statistics of a Redis connection pool.
+func (m *Metrics) WatchRedis(rdb *redis.Client) {
+	m.Registry.MustRegister(redisprometheus.NewCollector("keel", "redis", rdb))
+}
+
+// WatchJobs exports the number of River jobs in each queue and state,
+// read from the database when Prometheus scrapes. The given queues
+// report every state, zero included, so alerts see a series from the
+// start.
+func (m *Metrics) WatchJobs(pool *pgxpool.Pool, queues []string, logger *slog.Logger) {
+	m.Registry.MustRegister(&jobCollector{pool: pool, queues: queues, logger: logger})
+}
+
+var jobStates = []string{
+	"available", "cancelled", "completed", "discarded", "pending", "retryable", "running", "scheduled",
+}
+
+var jobsDesc = prometheus.NewDesc(
+	"keel_river_jobs", "River jobs by queue and state.", []string{"queue", "state"}, nil,
+)
+
+type jobCollector struct {
+	pool   *pgxpool.Pool
+	queues []string
+	logger *slog.Logger
+}
+
+func (j *jobCollector) Describe(ch chan<- *prometheus.Desc) { ch <- jobsDesc }
+
+func (j *jobCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+
+	rows, err := j.pool.Query(ctx,
+		`SELECT queue, state::text, count(*) FROM river_job GROUP BY queue, state`)
+	if err != nil {
+		j.logger.Warn("collect river job counts", "error", err)
+		return
+	}
+	defer rows.Close()
+
+	type key struct{ queue, state string }
+	counts := map[key]int64{}
+	for _, q := range j.queues {
+		for _, s := range jobStates {
+			counts[key{q, s}] = 0
+		}
+	}
+	for rows.Next() {
+		var k key
+		var n int64
+		if err := rows.Scan(&k.queue, &k.state, &n); err != nil {
+			j.logger.Warn("scan river job counts", "error", err)
+			return
+		}
+		counts[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		j.logger.Warn("read river job counts", "error", err)
+		return
+	}
+
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(n), k.queue, k.state)
+	}
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# make test: the same services as make dev on their own ports and data
+# folder (.data/test, database recreated each run), then the checks and
+# every test, with the race detector. A service that does not start
+# fails the run; no test is skipped for a missing service.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+
+scripts/tools.sh --test
+scripts/services.sh start test
+trap 'scripts/services.sh stop test' EXIT
+
+set -a
+# shellcheck disable=SC1090
+source <(scripts/services.sh env test)
+KEEL_ENV=test
+set +a
+
+echo "== generated code"
+scripts/check-generated.sh
+echo "== go vet"
+go vet ./...
+echo "== golangci-lint"
+.tools/bin/golangci-lint run ./...
+echo "== go test -race"
+log=.data/test/go-test.log
+set +e
+go test -race -count=1 -v ./... >"$log" 2>&1
+status=$?
+set -e
+grep -E '^(ok|FAIL|panic:)|^\s*--- FAIL' "$log" || true
+if [[ $status -ne 0 ]]; then
+	echo "== failures (full log in $log)"
+	grep -B2 -A25 -E '^\s*--- FAIL' "$log" | head -300 || true
+	exit "$status"
+fi
+
+tests=$(grep -cE '^--- PASS' "$log" || true)
+subtests=$(grep -cE '^\s+--- PASS' "$log" || true)
+echo "make test: passed: $tests tests and $subtests subtests in $(($(date +%s) - started)) s"

@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"keel/db"
+)
+
+// demoLeads are the leads `keel seed` loads, spread over recent days.
+var demoLeads = []struct {
+	name, email, phone, company, message, status string
+	daysAgo                                      int
+}{
+	{"Ada Byron", "ada@analytical.example", "+44 20 7946 0001", "Analytical Engines", "We need a booking portal for our workshop courses.", LeadNew, 0},
+	{"Grace Hopper", "grace@cobol.example", "+1 202 555 0102", "Compilers Inc", "Our order desk runs on spreadsheets; can you replace it?", LeadContacted, 1},
+	{"Alan Turing", "alan@bletchley.example", "", "Bletchley Works", "Looking for someone to maintain our customer site.", LeadQualified, 3},
+	{"Katherine Johnson", "katherine@orbit.example", "+1 757 555 0199", "Orbital Paths", "Quote for a staff scheduling tool, please.", LeadWon, 6},
+	{"Edsger Dijkstra", "edsger@shortest.example", "+31 20 555 0111", "", "Would like a review of our current web shop.", LeadLost, 9},
+	{"Barbara Liskov", "barbara@substitution.example", "", "Abstraction Ltd", "We need an admin portal for our subscription business.", LeadNew, 12},
+}
+
+// Seed loads Keel's demo data. Running it again adds nothing new.
+func (s *Store) Seed(ctx context.Context) error {
+	now := time.Now()
+	for _, l := range demoLeads {
+		err := s.q.LeadSeed(ctx, db.LeadSeedParams{
+			Name:      l.name,
+			Email:     l.email,
+			Phone:     l.phone,
+			Company:   l.company,
+			Message:   l.message,
+			Status:    l.status,
+			CreatedAt: now.AddDate(0, 0, -l.daysAgo),
+		})
+		if err != nil {
+			return classify(fmt.Errorf("seed lead %s: %w", l.email, err))
+		}
+	}
+	return nil
+}
