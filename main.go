@@ -15,10 +15,12 @@ import (
 	"syscall"
 
 	"keel/app"
+	"keel/auth"
 	"keel/blob"
 	"keel/config"
 	"keel/db"
 	"keel/logging"
+	"keel/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,7 +33,10 @@ commands:
   worker    work background jobs only
   migrate   bring the database schema up to date (Keel's and River's)
   bucket    create the object storage bucket and set its CORS rule
-  seed      load demo data (safe to run again)
+  seed      load demo data and demo users (safe to run again; refused in production)
+  user create --email EMAIL --role ROLE [--name NAME] [--password-stdin]
+            create a staff user; without --password-stdin a password is
+            generated and printed once
   version   print the version
 
 Configuration is read from KEEL_* environment variables; see README.md.`
@@ -88,9 +93,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return db.Migrate(ctx, a.Pool, logger)
 		})
 	case "seed":
-		return withApp(ctx, cfg, logger, app.Options{}, func(a *app.App) error {
-			return a.Store.Seed(ctx)
-		})
+		return seed(ctx, cfg, logger, stdout)
+	case "user":
+		return userCommand(ctx, cfg, logger, args[1:], os.Stdin, stdout)
 	case "bucket":
 		return ensureBucket(ctx, cfg)
 	}
@@ -121,6 +126,26 @@ func withApp(ctx context.Context, cfg config.Config, logger *slog.Logger, o app.
 	}
 	defer a.Close()
 	return fn(a)
+}
+
+func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
+	if cfg.Production() {
+		return errors.New("seed: demo data and demo passwords are refused in production")
+	}
+	hasher, err := auth.NewHasher(cfg.Argon2Memory, cfg.Argon2Iterations)
+	if err != nil {
+		return err
+	}
+	return withApp(ctx, cfg, logger, app.Options{}, func(a *app.App) error {
+		if err := a.Store.Seed(ctx, hasher.Hash); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "Demo sign-ins (one per role):")
+		for _, d := range store.DemoLogins {
+			fmt.Fprintf(stdout, "  %-11s %-27s %s\n", d.Role, d.Email, d.Password)
+		}
+		return nil
+	})
 }
 
 func ensureBucket(ctx context.Context, cfg config.Config) error {

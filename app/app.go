@@ -19,7 +19,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
 
+	"keel/auth"
 	"keel/config"
+	"keel/handlers"
 	"keel/jobs"
 	"keel/mail"
 	"keel/metrics"
@@ -29,13 +31,15 @@ import (
 
 // App is a running Keel: its services and its HTTP handler.
 type App struct {
-	Config  config.Config
-	Logger  *slog.Logger
-	Pool    *pgxpool.Pool
-	Redis   *redis.Client
-	Store   *store.Store
-	Metrics *metrics.Metrics
-	Echo    *echo.Echo
+	Config   config.Config
+	Logger   *slog.Logger
+	Pool     *pgxpool.Pool
+	Redis    *redis.Client
+	Store    *store.Store
+	Metrics  *metrics.Metrics
+	Sessions *auth.Sessions
+	Echo     *echo.Echo
+	Handlers *handlers.Handlers
 
 	mailer   *mail.Sender
 	inserter *river.Client[pgx.Tx]
@@ -115,8 +119,20 @@ func (a *App) assemble(o Options) error {
 	a.Metrics.WatchRedis(a.Redis)
 	a.Metrics.WatchJobs(a.Pool, jobs.Queues, a.Logger)
 
+	hasher, err := auth.NewHasher(a.Config.Argon2Memory, a.Config.Argon2Iterations)
+	if err != nil {
+		return err
+	}
+	a.Sessions = auth.NewSessions(a.Redis, a.Store, auth.Config{
+		Production:      a.Config.Production(),
+		IdleTimeout:     a.Config.SessionIdleTimeout,
+		Lifetime:        a.Config.SessionLifetime,
+		RefreshLifetime: a.Config.RefreshLifetime,
+		RefreshGrace:    a.Config.RefreshGrace,
+	}, a.Logger)
+
 	limiter := ratelimit.New(a.Redis, 500*time.Millisecond)
-	a.Echo = a.newEcho(limiter)
+	a.Echo = a.newEcho(limiter, hasher)
 	return nil
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"keel/auth"
 	"keel/config"
 	"keel/handlers"
 	"keel/logging"
@@ -28,33 +31,46 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 	"img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
 	"base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
-func (a *App) newEcho(limiter *ratelimit.Limiter) *echo.Echo {
+func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Echo {
 	cfg := a.Config
 
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.IPExtractor = ipExtractor(cfg)
+	trusted := cfg.TrustedPrefixes()
 
 	e.Use(
 		a.Metrics.Middleware(),
-		requestID(),
+		requestID(trusted),
 		requestLogger(a.Logger),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: true}),
 		securityHeaders(cfg.Production()),
 		middleware.BodyLimit(cfg.BodyLimit),
+		parseForm,
+		csrf(cfg.Production()),
 		middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}),
 	)
 
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
-	e.GET(static.Prefix+"*", echo.WrapHandler(static.Handler()))
+	metricsHandler := promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})
+	e.GET("/metrics", echo.WrapHandler(metricsHandler), peerIn(cfg.MetricsPrefixes()))
+	files := static.Handler()
+	e.GET(static.Prefix+"*", func(c echo.Context) error {
+		if !static.Served(c.Request().URL.Path) {
+			return echo.ErrNotFound
+		}
+		files.ServeHTTP(c.Response(), c.Request())
+		return nil
+	})
 
-	handlers.Register(e, handlers.Deps{
-		Logger:  a.Logger,
-		Store:   a.Store,
-		Limiter: limiter,
-		Metrics: a.Metrics,
+	a.Handlers = handlers.Register(e, handlers.Deps{
+		Logger:   a.Logger,
+		Store:    a.Store,
+		Limiter:  limiter,
+		Metrics:  a.Metrics,
+		Sessions: a.Sessions,
+		Hasher:   hasher,
 		Ready: []handlers.Check{
 			{Name: "postgres", Ping: a.Store.Ping},
 			{Name: "redis", Ping: a.pingRedis},
@@ -65,6 +81,9 @@ func (a *App) newEcho(limiter *ratelimit.Limiter) *echo.Echo {
 			Count:  cfg.ContactLimit,
 			Period: cfg.ContactPeriod,
 		},
+		SignInIPRule:      ratelimit.Rule{Name: "signin-ip", Count: cfg.SignInIPLimit, Period: 15 * time.Minute},
+		SignInAccountRule: ratelimit.Rule{Name: "signin-account", Count: cfg.SignInAccountLimit, Period: 15 * time.Minute},
+		ResetLinkLifetime: cfg.ResetLinkLifetime,
 	})
 	return e
 }
@@ -93,13 +112,14 @@ func ipExtractor(cfg config.Config) echo.IPExtractor {
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
 // requestID gives every request an id, in the X-Request-ID header of
-// the response and in the context for log lines. An id set by the proxy
-// in front is kept when it looks like one.
-func requestID() echo.MiddlewareFunc {
+// the response and in the context for log lines. An id set by a trusted
+// proxy in front is kept when it looks like one; clients cannot choose
+// theirs.
+func requestID(trusted []netip.Prefix) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			id := c.Request().Header.Get(echo.HeaderXRequestID)
-			if !requestIDPattern.MatchString(id) {
+			if !requestIDPattern.MatchString(id) || !peerMatches(c.Request().RemoteAddr, trusted) {
 				var b [12]byte
 				_, _ = rand.Read(b[:])
 				id = hex.EncodeToString(b[:])
@@ -127,10 +147,12 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			level := slog.LevelInfo
 			switch {
-			case v.Status >= 500:
-				level = slog.LevelError
+			case quiet(v.RoutePath) && v.Status >= 500:
+				level = slog.LevelWarn
 			case quiet(v.RoutePath):
 				level = slog.LevelDebug
+			case v.Status >= 500:
+				level = slog.LevelError
 			}
 			attrs := []slog.Attr{
 				slog.String("method", v.Method),
@@ -152,6 +174,106 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 func quiet(route string) bool {
 	return route == "/healthz" || route == "/readyz" || route == "/metrics" ||
 		strings.HasPrefix(route, static.Prefix)
+}
+
+// Handler is Keel's HTTP handler: the Echo router, with HEAD answered
+// like GET. The request is cloned for the router, so net/http still
+// knows it is a HEAD and sends no body.
+func (a *App) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			r = r.Clone(r.Context())
+			r.Method = http.MethodGet
+		}
+		a.Echo.ServeHTTP(w, r)
+	})
+}
+
+// parseForm reads a form body before anything looks at it, so that a
+// body over the limit is answered 413, and a malformed one 400, rather
+// than read as an empty form.
+func parseForm(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Method != http.MethodPost {
+			return next(c)
+		}
+		ct := r.Header.Get(echo.HeaderContentType)
+		var err error
+		switch {
+		case strings.HasPrefix(ct, echo.MIMEApplicationForm):
+			err = r.ParseForm()
+		case strings.HasPrefix(ct, echo.MIMEMultipartForm):
+			err = r.ParseMultipartForm(1 << 20)
+		}
+		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+			return echo.ErrStatusRequestEntityTooLarge
+		}
+		if err != nil {
+			return &handlers.Error{Status: http.StatusBadRequest, Code: "bad_form",
+				Message: "The form could not be read.", Err: err}
+		}
+		return next(c)
+	}
+}
+
+// peerIn lets a request through only when its direct peer, not an
+// address it claims in a header, is in one of the ranges.
+func peerIn(ranges []netip.Prefix) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !peerMatches(c.Request().RemoteAddr, ranges) {
+				return echo.ErrNotFound
+			}
+			return next(c)
+		}
+	}
+}
+
+func peerMatches(remoteAddr string, ranges []netip.Prefix) bool {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range ranges {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// csrf refuses state-changing requests that did not come from Keel's own
+// pages. Browsers that send Sec-Fetch-Site are checked by it alone
+// (same-origin passes, cross-site is refused); for others, the request
+// must carry the token from the csrf cookie, in the _csrf form field or
+// the X-CSRF-Token header that htmx adds from hx-headers.
+func csrf(production bool) echo.MiddlewareFunc {
+	name := "keel_csrf"
+	if production {
+		name = "__Host-keel_csrf"
+	}
+	//nolint:gosec // G101: no credential here, only the CSRF cookie's name.
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		// Files and probes change nothing and must not set cookies.
+		Skipper:        func(c echo.Context) bool { return quiet(c.Path()) },
+		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
+		CookieName:     name,
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   production,
+		CookieSameSite: http.SameSiteLaxMode,
+		CookieMaxAge:   12 * 3600,
+		ErrorHandler: func(err error, c echo.Context) error {
+			return &handlers.Error{
+				Status:  http.StatusForbidden,
+				Code:    "csrf_failed",
+				Message: "This form has expired or came from another site. Reload the page and try again.",
+				Err:     err,
+			}
+		},
+	})
 }
 
 // securityHeaders sets the headers every response carries. HSTS is sent

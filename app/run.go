@@ -19,7 +19,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 
-	srv := newServer(a.Echo, a.Logger)
+	srv := newServer(a.Handler(), a.Logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	a.Logger.Info("serving", "addr", ln.Addr().String(), "workers", a.worker != nil)
@@ -39,7 +39,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	workErr := a.stopWorkers()
 	httpErr := <-httpDone
 	if errors.Is(httpErr, context.DeadlineExceeded) {
-		httpErr = fmt.Errorf("requests still running after %s: %w", a.Config.ShutdownTimeout, srv.Close())
+		httpErr = fmt.Errorf("requests still running after %s were cut off", a.Config.ShutdownTimeout)
+		_ = srv.Close()
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		httpErr = errors.Join(httpErr, err)

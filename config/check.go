@@ -61,6 +61,13 @@ func positive(d time.Duration) error {
 	return nil
 }
 
+func atLeast(d, floor time.Duration, floorKey string) error {
+	if d < floor {
+		return fmt.Errorf("%s is shorter than %s (%s)", d, floorKey, floor)
+	}
+	return nil
+}
+
 func hostPort(s string) error {
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {

@@ -57,7 +57,18 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"KEEL_SHUTDOWN_TIMEOUT" envDefault:"20s" help:"bound on finishing requests and jobs at SIGTERM"`
 	RequestTimeout  time.Duration `env:"KEEL_REQUEST_TIMEOUT" envDefault:"15s" help:"bound on one ordinary request"`
 	BodyLimit       string        `env:"KEEL_BODY_LIMIT" envDefault:"64KB" help:"largest request body accepted (form posts)"`
-	TrustedProxies  []string      `env:"KEEL_TRUSTED_PROXIES" envSeparator:"," help:"comma-separated CIDRs whose X-Forwarded-For is believed"`
+	TrustedProxies  []string      `env:"KEEL_TRUSTED_PROXIES" envSeparator:"," help:"comma-separated CIDRs whose X-Forwarded-For and X-Request-ID are believed"`
+	MetricsAllow    []string      `env:"KEEL_METRICS_ALLOW" envSeparator:"," envDefault:"127.0.0.0/8,::1" help:"comma-separated CIDRs allowed to read /metrics (the direct peer, not a forwarded address)"`
+
+	SessionIdleTimeout time.Duration `env:"KEEL_SESSION_IDLE_TIMEOUT" envDefault:"15m" help:"a staff session ends after this long without a request"`
+	SessionLifetime    time.Duration `env:"KEEL_SESSION_LIFETIME" envDefault:"12h" help:"a staff session ends this long after it began, whatever its use"`
+	RefreshLifetime    time.Duration `env:"KEEL_REFRESH_LIFETIME" envDefault:"168h" help:"a refresh token renews sessions for this long after it is issued"`
+	RefreshGrace       time.Duration `env:"KEEL_REFRESH_GRACE" envDefault:"30s" help:"an already-rotated refresh token is accepted this long, for tabs refreshing together"`
+	Argon2Memory       uint32        `env:"KEEL_ARGON2_MEMORY_KB" envDefault:"19456" help:"argon2id memory per password hash, in KiB"`
+	Argon2Iterations   uint32        `env:"KEEL_ARGON2_ITERATIONS" envDefault:"2" help:"argon2id passes per password hash"`
+	SignInAccountLimit int           `env:"KEEL_SIGNIN_ACCOUNT_LIMIT" envDefault:"10" help:"sign-in attempts one account may receive per 15 minutes"`
+	SignInIPLimit      int           `env:"KEEL_SIGNIN_IP_LIMIT" envDefault:"30" help:"sign-in attempts one client IP may make per 15 minutes"`
+	ResetLinkLifetime  time.Duration `env:"KEEL_RESET_LINK_LIFETIME" envDefault:"1h" help:"how long a password reset link works"`
 
 	ContactLimit  int           `env:"KEEL_CONTACT_LIMIT" envDefault:"5" help:"contact requests one client IP may send per period"`
 	ContactPeriod time.Duration `env:"KEEL_CONTACT_PERIOD" envDefault:"1h" help:"period of the contact rate limit"`
@@ -86,9 +97,14 @@ func (c Config) Production() bool { return c.Env == EnvProduction }
 
 // TrustedPrefixes returns the parsed trusted proxy ranges. Load has
 // already checked that every entry parses.
-func (c Config) TrustedPrefixes() []netip.Prefix {
+func (c Config) TrustedPrefixes() []netip.Prefix { return mustPrefixes(c.TrustedProxies) }
+
+// MetricsPrefixes returns the ranges allowed to read /metrics.
+func (c Config) MetricsPrefixes() []netip.Prefix { return mustPrefixes(c.MetricsAllow) }
+
+func mustPrefixes(list []string) []netip.Prefix {
 	var ps []netip.Prefix
-	for _, s := range c.TrustedProxies {
+	for _, s := range list {
 		p, _ := parsePrefix(s)
 		ps = append(ps, p)
 	}
@@ -120,6 +136,16 @@ func (c Config) validate() error {
 		{"KEEL_REQUEST_TIMEOUT", positive(c.RequestTimeout)},
 		{"KEEL_BODY_LIMIT", byteSize(c.BodyLimit)},
 		{"KEEL_TRUSTED_PROXIES", prefixes(c.TrustedProxies)},
+		{"KEEL_METRICS_ALLOW", prefixes(c.MetricsAllow)},
+		{"KEEL_SESSION_IDLE_TIMEOUT", positive(c.SessionIdleTimeout)},
+		{"KEEL_SESSION_LIFETIME", atLeast(c.SessionLifetime, c.SessionIdleTimeout, "KEEL_SESSION_IDLE_TIMEOUT")},
+		{"KEEL_REFRESH_LIFETIME", atLeast(c.RefreshLifetime, c.SessionIdleTimeout, "KEEL_SESSION_IDLE_TIMEOUT")},
+		{"KEEL_REFRESH_GRACE", between(int(c.RefreshGrace.Seconds()), 1, 300)},
+		{"KEEL_ARGON2_MEMORY_KB", between(int(c.Argon2Memory), 1024, 1<<21)},
+		{"KEEL_ARGON2_ITERATIONS", between(int(c.Argon2Iterations), 1, 20)},
+		{"KEEL_SIGNIN_ACCOUNT_LIMIT", between(c.SignInAccountLimit, 1, 1_000_000)},
+		{"KEEL_SIGNIN_IP_LIMIT", between(c.SignInIPLimit, 1, 1_000_000)},
+		{"KEEL_RESET_LINK_LIFETIME", positive(c.ResetLinkLifetime)},
 		{"KEEL_CONTACT_LIMIT", between(c.ContactLimit, 1, 1_000_000)},
 		{"KEEL_CONTACT_PERIOD", positive(c.ContactPeriod)},
 	}

@@ -8,6 +8,18 @@ import (
 	"time"
 )
 
+type AuditLog struct {
+	ID         int64
+	At         time.Time
+	ActorID    *int64
+	ActorEmail string
+	Action     string
+	TargetType string
+	TargetID   string
+	ClientIp   string
+	Detail     []byte
+}
+
 type Email struct {
 	ID        int64
 	DedupeKey string
@@ -34,4 +46,24 @@ type Lead struct {
 	Status    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+type PasswordReset struct {
+	TokenHash []byte
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+}
+
+type User struct {
+	ID           int64
+	Email        string
+	Name         string
+	Role         string
+	Status       string
+	PasswordHash string
+	LastSignIn   *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/mail"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -12,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	keelmail "keel/mail"
+	"keel/ratelimit"
 	"keel/store"
 	"keel/views"
 )
@@ -19,12 +19,12 @@ import (
 const contactTitle = "Contact us"
 
 func (h *Handlers) contactNew(c echo.Context) error {
-	f := views.ContactForm{Action: h.url("contact.create")}
-	return render(c, http.StatusOK, views.ContactPage(h.contactPage(), f))
+	f := views.ContactForm{Action: h.url("contact.create"), CSRF: csrfToken(c)}
+	return render(c, http.StatusOK, views.ContactPage(h.contactPage(c), f))
 }
 
 func (h *Handlers) contactThanks(c echo.Context) error {
-	return render(c, http.StatusOK, views.ContactSentPage(h.contactPage(), views.ContactSent{}))
+	return render(c, http.StatusOK, views.ContactSentPage(h.contactPage(c), views.ContactSent{}))
 }
 
 // contactCreate turns a valid contact request into a lead and queues
@@ -35,7 +35,7 @@ func (h *Handlers) contactCreate(c echo.Context) error {
 	ctx := c.Request().Context()
 	req := contactRequestFrom(c)
 
-	if c.FormValue("website") != "" {
+	if postValue(c, "website") != "" {
 		// A bot filled the hidden field. It gets the same answer as a
 		// person, so it learns nothing; nothing is stored.
 		h.Metrics.Event("contact_honeypot")
@@ -47,8 +47,10 @@ func (h *Handlers) contactCreate(c echo.Context) error {
 		return h.contactForm(c, http.StatusUnprocessableEntity, req, errs, "")
 	}
 
-	d, err := h.Limiter.Allow(ctx, h.ContactRule, c.RealIP())
+	d, err := h.Limiter.Allow(ctx, h.ContactRule, ratelimit.ClientKey(c.RealIP()))
 	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
 	case err != nil:
 		// Redis is down: a contact form is worth more than a perfect
 		// limit, so the request goes through and the outage is counted.
@@ -98,6 +100,7 @@ func (h *Handlers) contactDone(c echo.Context, req store.ContactRequest) error {
 func (h *Handlers) contactForm(c echo.Context, status int, req store.ContactRequest, errs map[string]string, notice string) error {
 	f := views.ContactForm{
 		Action:  h.url("contact.create"),
+		CSRF:    csrfToken(c),
 		Name:    req.Name,
 		Email:   req.Email,
 		Phone:   req.Phone,
@@ -109,20 +112,20 @@ func (h *Handlers) contactForm(c echo.Context, status int, req store.ContactRequ
 	if isHTMX(c) {
 		return render(c, status, views.ContactFormFragment(f))
 	}
-	return render(c, status, views.ContactPage(h.contactPage(), f))
+	return render(c, status, views.ContactPage(h.contactPage(c), f))
 }
 
-func (h *Handlers) contactPage() views.Page {
-	return h.page(contactTitle, "Tell Keel about your project.", "contact.new")
+func (h *Handlers) contactPage(c echo.Context) views.Page {
+	return h.page(c, contactTitle, "Tell Keel about your project.", "contact.new")
 }
 
 func contactRequestFrom(c echo.Context) store.ContactRequest {
 	return store.ContactRequest{
-		Name:    strings.TrimSpace(c.FormValue("name")),
-		Email:   strings.TrimSpace(c.FormValue("email")),
-		Phone:   strings.TrimSpace(c.FormValue("phone")),
-		Company: strings.TrimSpace(c.FormValue("company")),
-		Message: strings.TrimSpace(c.FormValue("message")),
+		Name:    strings.TrimSpace(postValue(c, "name")),
+		Email:   strings.TrimSpace(postValue(c, "email")),
+		Phone:   strings.TrimSpace(postValue(c, "phone")),
+		Company: strings.TrimSpace(postValue(c, "company")),
+		Message: strings.TrimSpace(postValue(c, "message")),
 	}
 }
 
@@ -136,6 +139,10 @@ func validateContact(r store.ContactRequest) map[string]string {
 		errs["name"] = "Please tell us your name."
 	case n > 200:
 		errs["name"] = "Please shorten your name to 200 characters."
+	case badText(r.Name, false), strings.Contains(r.Name, "://"), strings.Contains(strings.ToLower(r.Name), "www."):
+		// The name is repeated in the email Keel sends to the address
+		// given; it must be a name, not a message or a link.
+		errs["name"] = "Please give just your name, without links or special characters."
 	}
 
 	switch {
@@ -152,11 +159,16 @@ func validateContact(r store.ContactRequest) map[string]string {
 		errs["phone"] = "Use digits, spaces and + - ( ) only."
 	}
 
-	if utf8.RuneCountInString(r.Company) > 200 {
+	switch {
+	case utf8.RuneCountInString(r.Company) > 200:
 		errs["company"] = "Please shorten the company name to 200 characters."
+	case badText(r.Company, false):
+		errs["company"] = "Please remove the special characters from the company name."
 	}
 
 	switch n := utf8.RuneCountInString(r.Message); {
+	case badText(r.Message, true):
+		errs["message"] = "Your message contains characters we cannot store; please retype it."
 	case n < 10:
 		errs["message"] = "Please tell us a little more (at least 10 characters)."
 	case n > 5000:
@@ -164,11 +176,4 @@ func validateContact(r store.ContactRequest) map[string]string {
 	}
 
 	return errs
-}
-
-// plainAddress accepts a bare address such as name@example.com and
-// refuses display names, which belong in the name field.
-func plainAddress(s string) bool {
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndex(s, "@"):], ".")
 }

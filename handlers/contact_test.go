@@ -60,7 +60,9 @@ func TestContactCreate(t *testing.T) {
 
 	thanks := get(t, a, "/contact/thanks")
 	require.Equal(t, http.StatusOK, thanks.Code)
-	require.Contains(t, doc(t, thanks).Find(`[role="status"]`).Text(), "Thank you")
+	status := doc(t, thanks).Find(`[role="status"]`)
+	require.Equal(t, "Thank you.", status.Find("h2").Text())
+	require.Contains(t, status.Text(), "sent you a confirmation")
 }
 
 func TestContactCreateHTMX(t *testing.T) {
@@ -144,7 +146,7 @@ func TestContactHoneypot(t *testing.T) {
 	rec := postForm(t, a, "/contact", form)
 	require.Equal(t, http.StatusSeeOther, rec.Code)
 	require.Zero(t, countRows(t, tx, "SELECT count(*) FROM leads WHERE email = $1", email))
-	require.Contains(t, get(t, a, "/metrics").Body.String(), `keel_events_total{event="contact_honeypot"} 1`)
+	require.Contains(t, metricsBody(t, a), `keel_events_total{event="contact_honeypot"} 1`)
 }
 
 func TestContactRateLimit(t *testing.T) {
@@ -153,7 +155,7 @@ func TestContactRateLimit(t *testing.T) {
 	ip := clientAddr()
 
 	send := func(email string, header ...string) int {
-		req := newFormRequest(validContact(email))
+		req := newFormRequest("/contact", validContact(email))
 		req.RemoteAddr = ip
 		for i := 0; i+1 < len(header); i += 2 {
 			req.Header.Set(header[i], header[i+1])
@@ -192,7 +194,7 @@ func TestContactRateLimitAcrossCopies(t *testing.T) {
 	base := testenv.Unique("copies")
 
 	send := func(a *app.App, email string) int {
-		req := newFormRequest(validContact(email))
+		req := newFormRequest("/contact", validContact(email))
 		req.RemoteAddr = "192.0.2.10:5555"
 		req.Header.Set("X-Forwarded-For", client)
 		return testenv.Do(a, req).Code
@@ -216,7 +218,7 @@ func TestContactRedisDown(t *testing.T) {
 	rec := postForm(t, a, "/contact", validContact(email))
 	require.Equal(t, http.StatusSeeOther, rec.Code)
 	require.Equal(t, 1, countRows(t, tx, "SELECT count(*) FROM leads WHERE email = $1", email))
-	require.Contains(t, get(t, a, "/metrics").Body.String(), `keel_events_total{event="ratelimit_unavailable"} 1`)
+	require.Contains(t, metricsBody(t, a), `keel_events_total{event="ratelimit_unavailable"} 1`)
 	require.Equal(t, http.StatusServiceUnavailable, get(t, a, "/readyz").Code)
 }
 
@@ -257,8 +259,16 @@ func TestDatabaseOutage(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, postForm(t, a, "/contact", validContact(email)).Code)
 }
 
-func newFormRequest(form url.Values) *http.Request {
-	req, _ := http.NewRequest(http.MethodPost, "/contact", strings.NewReader(form.Encode()))
+// newFormRequest builds a form post carrying a CSRF token in both the
+// form and the cookie, as a browser on Keel's page would.
+func newFormRequest(target string, form url.Values) *http.Request {
+	const token = "test-csrf-token-0123456789abcdef"
+	f := url.Values{"_csrf": {token}}
+	for k, v := range form {
+		f[k] = v
+	}
+	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(f.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "keel_csrf", Value: token})
 	return req
 }

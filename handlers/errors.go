@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"keel/auth"
 	"keel/logging"
 	"keel/store"
 	"keel/views"
@@ -40,6 +41,7 @@ type publicError struct {
 
 var byStatus = map[int]publicError{
 	http.StatusBadRequest:            {"bad_request", "Bad request", "The request could not be understood."},
+	http.StatusUnauthorized:          {"unauthenticated", "Sign in required", "Please sign in to continue."},
 	http.StatusForbidden:             {"forbidden", "Forbidden", "You do not have access to this page."},
 	http.StatusNotFound:              {"not_found", "Page not found", "We could not find the page you asked for."},
 	http.StatusMethodNotAllowed:      {"method_not_allowed", "Not allowed", "This address does not accept that kind of request."},
@@ -51,6 +53,10 @@ var byStatus = map[int]publicError{
 	http.StatusServiceUnavailable:    {"unavailable", "Temporarily unavailable", "Part of our service is briefly unavailable. Please try again in a minute."},
 }
 
+// statusClientClosed is logged for requests the client abandoned (the
+// code nginx uses).
+const statusClientClosed = 499
+
 // statusOf maps an error to its HTTP status: one table for the whole
 // application.
 func statusOf(err error) int {
@@ -59,12 +65,17 @@ func statusOf(err error) int {
 		httpErr *echo.HTTPError
 	)
 	switch {
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer.
+		return statusClientClosed
 	case errors.As(err, &appErr):
 		return appErr.Status
 	case errors.As(err, &httpErr):
 		return httpErr.Code
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, auth.ErrUnavailable):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	}
@@ -113,7 +124,7 @@ func (h *Handlers) handleError(err error, c echo.Context) {
 		c.Response().Header().Set("HX-Reswap", "beforeend")
 		rerr = render(c, status, views.ErrorToast(view))
 	default:
-		rerr = render(c, status, views.ErrorPage(h.page(pub.title, "", ""), view))
+		rerr = render(c, status, views.ErrorPage(h.page(c, pub.title, "", ""), view))
 	}
 	if rerr != nil {
 		h.Logger.ErrorContext(ctx, "render error response", "error", rerr)

@@ -6,9 +6,12 @@ package handlers
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"keel/auth"
 	"keel/metrics"
 	"keel/ratelimit"
 	"keel/store"
@@ -23,39 +26,144 @@ type Check struct {
 
 // Deps are the handlers' dependencies.
 type Deps struct {
-	Logger  *slog.Logger
-	Store   *store.Store
-	Limiter *ratelimit.Limiter
-	Metrics *metrics.Metrics
+	Logger   *slog.Logger
+	Store    *store.Store
+	Limiter  *ratelimit.Limiter
+	Metrics  *metrics.Metrics
+	Sessions *auth.Sessions
+	Hasher   *auth.Hasher
 	// Ready lists what /readyz checks.
 	Ready []Check
 	// BaseURL is the site's public origin, used in emails.
 	BaseURL string
-	// ContactRule limits contact requests per client IP.
-	ContactRule ratelimit.Rule
+	// ContactRule limits contact requests per client IP; the sign-in
+	// rules limit attempts per client IP and per account.
+	ContactRule       ratelimit.Rule
+	SignInIPRule      ratelimit.Rule
+	SignInAccountRule ratelimit.Rule
+	// ResetLinkLifetime is how long an emailed password link works.
+	ResetLinkLifetime time.Duration
 }
 
 // Handlers serves Keel's pages.
 type Handlers struct {
 	Deps
 	echo *echo.Echo
+	// guards records the permission of every portal route, by method and
+	// path, as the routes are registered.
+	guards map[string]auth.Permission
 }
 
-// Register adds every route to e and makes h the error handler.
-// Routes are named; views get URLs by name, never by hand.
+// Register adds every route to e and makes h the error handler. Routes
+// are named; views get URLs by name, never by hand.
 func Register(e *echo.Echo, d Deps) *Handlers {
-	h := &Handlers{Deps: d, echo: e}
+	h := &Handlers{Deps: d, echo: e, guards: map[string]auth.Permission{}}
 	e.HTTPErrorHandler = h.handleError
 
 	e.GET("/healthz", h.healthz).Name = "healthz"
 	e.GET("/readyz", h.readyz).Name = "readyz"
 
+	// The public site works without Redis sessions.
 	e.GET("/", h.homeShow).Name = "home"
 	e.GET("/contact", h.contactNew).Name = "contact.new"
 	e.POST("/contact", h.contactCreate).Name = "contact.create"
 	e.GET("/contact/thanks", h.contactThanks).Name = "contact.thanks"
+	e.GET("/password/reset/:token", h.passwordResetEdit).Name = "password_reset.edit"
+	e.POST("/password/reset/:token", h.passwordResetUpdate).Name = "password_reset.update"
+
+	s := e.Group("", d.Sessions.Middleware)
+	s.GET("/signin", h.signInNew).Name = "signin.new"
+	s.POST("/signin", h.signInCreate).Name = "signin.create"
+	s.POST("/signout", h.signOut).Name = "signout"
+
+	// The portal. Every route names the permission it needs.
+	a := h.portal(e.Group("/admin", d.Sessions.Middleware), "/admin")
+	a.GET("", auth.SignedIn, h.dashboardShow, "admin.dashboard")
+	a.GET("/account", auth.SignedIn, h.accountShow, "account.show")
+	a.POST("/account/password", auth.SignedIn, h.accountPasswordUpdate, "account.password")
+	a.POST("/account/devices/:device/revoke", auth.SignedIn, h.accountDeviceRevoke, "account.device_revoke")
+	a.POST("/account/signout-everywhere", auth.SignedIn, h.accountSignOutEverywhere, "account.everywhere")
+	a.GET("/users", "users:read", h.userIndex, "user.index")
+	a.GET("/users/new", "users:write", h.userNew, "user.new")
+	a.POST("/users", "users:write", h.userCreate, "user.create")
+	a.GET("/users/:id", "users:read", h.userShow, "user.show")
+	a.POST("/users/:id/role", "users:write", h.userRoleUpdate, "user.role")
+	a.POST("/users/:id/status", "users:write", h.userStatusUpdate, "user.status")
+	a.POST("/users/:id/password-link", "users:write", h.userPasswordLink, "user.password_link")
+	a.POST("/users/:id/devices/:device/revoke", "users:write", h.userDeviceRevoke, "user.device_revoke")
+	a.POST("/users/:id/signout-everywhere", "users:write", h.userSignOutEverywhere, "user.everywhere")
+	a.GET("/audit", "audit:read", h.auditIndex, "audit.index")
 
 	return h
+}
+
+// Permission returns the permission a portal route was registered with.
+func (h *Handlers) Permission(method, path string) (auth.Permission, bool) {
+	p, ok := h.guards[method+" "+path]
+	return p, ok
+}
+
+// portalGroup registers routes that need a signed-in user holding a
+// permission, and records that permission.
+type portalGroup struct {
+	h      *Handlers
+	g      *echo.Group
+	prefix string
+}
+
+func (h *Handlers) portal(g *echo.Group, prefix string) portalGroup {
+	return portalGroup{h: h, g: g, prefix: prefix}
+}
+
+func (p portalGroup) GET(path string, perm auth.Permission, fn echo.HandlerFunc, name string) {
+	p.add(http.MethodGet, path, perm, fn, name)
+}
+
+func (p portalGroup) POST(path string, perm auth.Permission, fn echo.HandlerFunc, name string) {
+	p.add(http.MethodPost, path, perm, fn, name)
+}
+
+func (p portalGroup) add(method, path string, perm auth.Permission, fn echo.HandlerFunc, name string) {
+	p.g.Add(method, path, fn, p.h.require(perm)).Name = name
+	p.h.guards[method+" "+p.prefix+path] = perm
+}
+
+// require lets a request through only when someone is signed in and
+// their role holds perm.
+func (h *Handlers) require(perm auth.Permission) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			u, ok := auth.CurrentUser(c)
+			if !ok {
+				return h.signInFirst(c)
+			}
+			if !auth.Role(u.Role).Can(perm) {
+				return &Error{Status: http.StatusForbidden, Code: "forbidden",
+					Message: "Your role does not allow this."}
+			}
+			return next(c)
+		}
+	}
+}
+
+// signInFirst sends someone who is not signed in to the sign-in page,
+// remembering where they were going.
+func (h *Handlers) signInFirst(c echo.Context) error {
+	target := c.Request().URL.RequestURI()
+	if isHTMX(c) {
+		target = localPath(c.Request().Header.Get("HX-Current-URL"))
+	}
+	signIn := h.url("signin.new") + "?next=" + queryEscape(target)
+
+	switch {
+	case isHTMX(c):
+		c.Response().Header().Set("HX-Redirect", signIn)
+		return c.NoContent(http.StatusUnauthorized)
+	case c.Request().Method == http.MethodGet:
+		return c.Redirect(http.StatusSeeOther, signIn)
+	}
+	return &Error{Status: http.StatusUnauthorized, Code: "unauthenticated",
+		Message: "Your session has ended. Please sign in again."}
 }
 
 // url returns the path of a named route.
@@ -63,9 +171,9 @@ func (h *Handlers) url(name string, params ...any) string {
 	return h.echo.Reverse(name, params...)
 }
 
-// page returns the frame every full page shares. current names the
+// page returns the frame every public page shares. current names the
 // route whose navigation entry is marked as the current page.
-func (h *Handlers) page(title, description, current string) views.Page {
+func (h *Handlers) page(c echo.Context, title, description, current string) views.Page {
 	entries := []struct{ label, route string }{
 		{"Home", "home"},
 		{"Contact", "contact.new"},
@@ -79,6 +187,43 @@ func (h *Handlers) page(title, description, current string) views.Page {
 		Description: description,
 		Nav:         nav,
 		HomeURL:     h.url("home"),
+		SignInURL:   h.url("signin.new"),
+		CSRF:        csrfToken(c),
+	}
+}
+
+// adminPage returns the frame every portal page shares, with the
+// navigation the viewer's role allows.
+func (h *Handlers) adminPage(c echo.Context, title, current string) views.AdminPage {
+	u, _ := auth.CurrentUser(c)
+	role := auth.Role(u.Role)
+
+	entries := []struct {
+		label, route string
+		perm         auth.Permission
+	}{
+		{"Dashboard", "admin.dashboard", auth.SignedIn},
+		{"Users", "user.index", "users:read"},
+		{"Audit log", "audit.index", "audit:read"},
+		{"Your account", "account.show", auth.SignedIn},
+	}
+	var nav []views.NavLink
+	for _, e := range entries {
+		if role.Can(e.perm) {
+			nav = append(nav, views.NavLink{Label: e.label, URL: h.url(e.route), Current: e.route == current})
+		}
+	}
+
+	can := func(p string) bool { return role.Can(auth.Permission(p)) }
+	return views.AdminPage{
+		Title:      title,
+		Viewer:     views.NewViewer(u.Name, u.Email, u.Role, can),
+		Nav:        nav,
+		CSRF:       csrfToken(c),
+		Flash:      h.Sessions.PopFlash(c),
+		AccountURL: h.url("account.show"),
+		SignOutURL: h.url("signout"),
+		HomeURL:    h.url("admin.dashboard"),
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -31,7 +33,7 @@ var ipSeq atomic.Int64
 // clientAddr returns a documentation-range address no other request in
 // this run used, so rate limits kept in Redis start afresh.
 func clientAddr() string {
-	return fmt.Sprintf("[2001:db8::%x:%x]:4321", ipSeq.Add(1), testenv.Unique("")[1:])
+	return fmt.Sprintf("[2001:db8:%x:%x::1]:4321", os.Getpid()&0xffff, 0x8000+ipSeq.Add(1))
 }
 
 func get(t *testing.T, a *app.App, target string, header ...string) *httptest.ResponseRecorder {
@@ -43,10 +45,11 @@ func get(t *testing.T, a *app.App, target string, header ...string) *httptest.Re
 	return testenv.Do(a, req)
 }
 
+// postForm posts a form as Keel's pages do, with a CSRF token that
+// matches the csrf cookie.
 func postForm(t *testing.T, a *app.App, target string, form url.Values, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req := newFormRequest(target, form)
 	req.RemoteAddr = clientAddr()
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -152,7 +155,7 @@ func TestMetrics(t *testing.T) {
 	a, _ := newApp(t)
 
 	get(t, a, "/")
-	body := get(t, a, "/metrics").Body.String()
+	body := metricsBody(t, a)
 	for _, want := range []string{
 		`keel_http_request_duration_seconds_bucket{method="GET",route="/",status="200",le="0.1"}`,
 		`keel_http_requests_in_flight`,
@@ -162,6 +165,27 @@ func TestMetrics(t *testing.T) {
 	} {
 		require.Contains(t, body, want)
 	}
+}
+
+// /metrics answers only its allowed peers, whatever a request claims.
+func TestMetricsArePrivate(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t, "KEEL_TRUSTED_PROXIES=192.0.2.0/24")
+
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.RemoteAddr = "192.0.2.1:5555"
+	req.Header.Set("X-Forwarded-For", "127.0.0.1")
+	require.Equal(t, http.StatusNotFound, testenv.Do(a, req).Code)
+}
+
+// metricsBody reads /metrics as a local Prometheus would.
+func metricsBody(t *testing.T, a *app.App) string {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.RemoteAddr = "127.0.0.1:9999"
+	rec := testenv.Do(a, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	return rec.Body.String()
 }
 
 func TestBodyTooLarge(t *testing.T) {
@@ -178,3 +202,5 @@ func TestBodyTooLarge(t *testing.T) {
 	require.Equal(t, "Too large", doc(t, rec).Find("h1").Text())
 	require.Zero(t, countRows(t, tx, "SELECT count(*) FROM leads WHERE email = 'big@example.com'"))
 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -24,7 +24,7 @@ var services = []views.Service{
 }
 
 func (h *Handlers) homeShow(c echo.Context) error {
-	p := h.page("Home", "Keel builds and runs web applications for small businesses.", "home")
+	p := h.page(c, "Home", "Keel builds and runs web applications for small businesses.", "home")
 	v := views.HomeView{Services: services, ContactURL: h.url("contact.new")}
 	return render(c, http.StatusOK, views.HomePage(p, v))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 
 	"keel/views"
 )
@@ -36,4 +37,33 @@ The Keel team
 		Text:    text,
 		HTML:    html.String(),
 	}, nil
+}
+
+// PasswordLink carries a link to choose a password: for a new user
+// (welcome) or a reset.
+func PasswordLink(name, link string, valid time.Duration, welcome bool) (Content, error) {
+	subject, intro := "Reset your Keel password", "Someone asked to reset the password of your Keel account."
+	if welcome {
+		subject, intro = "Welcome to Keel: choose your password", "An account on the Keel portal was created for you."
+	}
+
+	var html bytes.Buffer
+	if err := views.PasswordLinkEmail(name, intro, link, valid.String()).Render(context.Background(), &html); err != nil {
+		return Content{}, fmt.Errorf("render password link email: %w", err)
+	}
+
+	text := fmt.Sprintf(`Hello %s,
+
+%s
+
+Choose your password here (the link works once, for %s):
+%s
+
+If you did not expect this email, ignore it: nothing changes until the
+link is used.
+
+The Keel team
+`, name, intro, valid, link)
+
+	return Content{Subject: subject, Text: text, HTML: html.String()}, nil
 }

@@ -86,11 +86,22 @@ func (m *Metrics) Middleware() echo.MiddlewareFunc {
 			if route == "" {
 				route = "unmatched"
 			}
-			m.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).
+			m.requests.WithLabelValues(methodLabel(c.Request().Method), route, strconv.Itoa(status)).
 				Observe(time.Since(start).Seconds())
 			return err
 		}
 	}
+}
+
+// methodLabel keeps the method label to the standard methods: any other
+// string a client sends would otherwise make a new series each time.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // WatchDatabase exports the statistics of a PostgreSQL pool under the

@@ -6,6 +6,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -37,6 +38,22 @@ type Limiter struct {
 // slow Redis cannot hold up the request that asked.
 func New(rdb *redis.Client, timeout time.Duration) *Limiter {
 	return &Limiter{rl: redis_rate.NewLimiter(rdb), timeout: timeout}
+}
+
+// ClientKey is the key to limit a client address by. An IPv6 client
+// usually holds a whole /64, so it is limited by that network: counting
+// each of its 2^64 addresses apart would be no limit at all.
+func ClientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // Allow counts one event for key under rule and says whether it is

@@ -60,6 +60,13 @@ func URL(name string) string {
 	return u
 }
 
+// Served reports whether a request path names an embedded file under
+// its hashed URL.
+func Served(urlPath string) bool {
+	_, ok := plain[strings.TrimPrefix(urlPath, Prefix)]
+	return ok && strings.HasPrefix(urlPath, Prefix)
+}
+
 // Handler serves the embedded files under Prefix. Hashed URLs are
 // immutable and cached for a year; anything else is not found.
 func Handler() http.Handler {

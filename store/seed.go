@@ -21,8 +21,42 @@ var demoLeads = []struct {
 	{"Barbara Liskov", "barbara@substitution.example", "", "Abstraction Ltd", "We need an admin portal for our subscription business.", LeadNew, 12},
 }
 
-// Seed loads Keel's demo data. Running it again adds nothing new.
-func (s *Store) Seed(ctx context.Context) error {
+// DemoLogin is a demo user's sign-in, printed by `keel seed`.
+type DemoLogin struct {
+	Email    string
+	Password string
+	Role     string
+}
+
+// DemoLogins are the users `keel seed` creates, one per role. Their
+// passwords are public: Keel refuses to seed in production.
+var DemoLogins = []DemoLogin{
+	{"superadmin@keel.localhost", "demo-superadmin-pass", "superadmin"},
+	{"admin@keel.localhost", "demo-admin-pass", "admin"},
+	{"moderator@keel.localhost", "demo-moderator-pass", "moderator"},
+	{"editor@keel.localhost", "demo-editor-pass", "editor"},
+	{"support@keel.localhost", "demo-support-pass", "support"},
+}
+
+// Seed loads Keel's demo data, hashing demo passwords with hash.
+// Running it again adds nothing new.
+func (s *Store) Seed(ctx context.Context, hash func(string) (string, error)) error {
+	for _, d := range DemoLogins {
+		h, err := hash(d.Password)
+		if err != nil {
+			return err
+		}
+		err = s.q.UserSeed(ctx, db.UserSeedParams{
+			Email:        d.Email,
+			Name:         "Demo " + d.Role,
+			Role:         d.Role,
+			PasswordHash: h,
+		})
+		if err != nil {
+			return classify(fmt.Errorf("seed user %s: %w", d.Email, err))
+		}
+	}
+
 	now := time.Now()
 	for _, l := range demoLeads {
 		err := s.q.LeadSeed(ctx, db.LeadSeedParams{

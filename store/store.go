@@ -79,6 +79,9 @@ func classify(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
 	if unreachable(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -53,6 +53,6 @@ func Serve(t testing.TB, a *app.App) string {
 // Do sends req through a's handler and returns the recorded response.
 func Do(a *app.App, req *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	a.Echo.ServeHTTP(rec, req)
+	a.Handler().ServeHTTP(rec, req)
 	return rec
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,20 +26,30 @@ import (
 	"keel/logging"
 )
 
-// defaults point at the test profile of scripts/services.sh; variables
-// set in the environment win.
+// defaults point at the test profile of scripts/services.sh, shifted by
+// KEEL_PORT_OFFSET as the script shifts it; variables set in the
+// environment win.
 var defaults = map[string]string{
 	"KEEL_ENV":          config.EnvTest,
-	"KEEL_DATABASE_URL": "postgres://keel@127.0.0.1:25432/keel?sslmode=disable",
-	"KEEL_REDIS_URL":    "redis://127.0.0.1:26379/0",
-	"KEEL_S3_ENDPOINT":  "http://127.0.0.1:29000",
-	"KEEL_SMTP_ADDR":    "127.0.0.1:21025",
-	"KEEL_MAILPIT_URL":  "http://127.0.0.1:28025",
+	"KEEL_DATABASE_URL": fmt.Sprintf("postgres://keel@127.0.0.1:%d/keel?sslmode=disable", port(25432)),
+	"KEEL_REDIS_URL":    fmt.Sprintf("redis://127.0.0.1:%d/0", port(26379)),
+	"KEEL_S3_ENDPOINT":  fmt.Sprintf("http://127.0.0.1:%d", port(29000)),
+	"KEEL_SMTP_ADDR":    fmt.Sprintf("127.0.0.1:%d", port(21025)),
+	"KEEL_MAILPIT_URL":  fmt.Sprintf("http://127.0.0.1:%d", port(28025)),
 	"KEEL_LOG_LEVEL":    "warn",
 	"KEEL_WORKER_COUNT": "4",
 	// Servers under test all see 127.0.0.1; tests of the limit set
 	// their own and use their own client addresses.
 	"KEEL_CONTACT_LIMIT": "1000",
+	// Cheap password hashes keep sign-in tests fast; production's cost
+	// is the default.
+	"KEEL_ARGON2_MEMORY_KB":  "1024",
+	"KEEL_ARGON2_ITERATIONS": "1",
+}
+
+func port(base int) int {
+	off, _ := strconv.Atoi(os.Getenv("KEEL_PORT_OFFSET"))
+	return base + off
 }
 
 const hint = "start the test services with `scripts/services.sh start test` (make test does)"

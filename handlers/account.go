@@ -1,0 +1,151 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"keel/auth"
+	"keel/store"
+	"keel/views"
+)
+
+func (h *Handlers) dashboardShow(c echo.Context) error {
+	p := h.adminPage(c, "Dashboard", "admin.dashboard")
+	var links []views.NavLink
+	for _, l := range p.Nav {
+		if l.Label != "Dashboard" {
+			links = append(links, l)
+		}
+	}
+	return render(c, http.StatusOK, views.DashboardPage(p, views.DashboardView{Links: links}))
+}
+
+func (h *Handlers) accountShow(c echo.Context) error {
+	return h.renderAccount(c, http.StatusOK, "", "")
+}
+
+func (h *Handlers) renderAccount(c echo.Context, status int, currentErr, passwordErr string) error {
+	u, _ := auth.CurrentUser(c)
+	devices, err := h.deviceRows(c, u.ID, func(dev string) string {
+		return h.url("account.device_revoke", dev)
+	})
+	if err != nil {
+		return err
+	}
+	v := views.AccountView{
+		Devices:        devices,
+		EverywhereURL:  h.url("account.everywhere"),
+		PasswordAction: h.url("account.password"),
+		CurrentError:   currentErr,
+		PasswordError:  passwordErr,
+	}
+	return render(c, status, views.AccountPage(h.adminPage(c, "Your account", "account.show"), v))
+}
+
+// deviceRows lists a user's signed-in browsers for a table.
+func (h *Handlers) deviceRows(c echo.Context, userID int64, revokeURL func(string) string) ([]views.DeviceRow, error) {
+	list, err := h.Sessions.Devices().List(c.Request().Context(), userID)
+	if err != nil {
+		return nil, errors.Join(auth.ErrUnavailable, err)
+	}
+	current := auth.CurrentDevice(c)
+	rows := make([]views.DeviceRow, len(list))
+	for i, d := range list {
+		rows[i] = views.DeviceRow{
+			ID:        d.ID,
+			UserAgent: d.UserAgent,
+			IP:        d.IP,
+			LastSeen:  d.LastSeen,
+			CreatedAt: d.CreatedAt,
+			Current:   d.ID == current,
+			RevokeURL: revokeURL(d.ID),
+		}
+	}
+	return rows, nil
+}
+
+// accountPasswordUpdate changes the signed-in user's own password. Every
+// device is signed out, then this browser signs in afresh.
+func (h *Handlers) accountPasswordUpdate(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := auth.CurrentUser(c)
+
+	if !h.Hasher.Check(postValue(c, "current"), u.PasswordHash) {
+		return h.renderAccount(c, http.StatusUnprocessableEntity, "This is not your current password.", "")
+	}
+	password, problem := newPassword(c, u.Email)
+	if problem != "" {
+		return h.renderAccount(c, http.StatusUnprocessableEntity, "", problem)
+	}
+	hash, err := h.Hasher.Hash(password)
+	if err != nil {
+		return err
+	}
+
+	if err := h.Store.UserSetPassword(ctx, actor(c), u.ID, hash); err != nil {
+		return err
+	}
+	if err := h.Sessions.RevokeUser(ctx, u.ID); err != nil {
+		return err
+	}
+	u.PasswordHash = hash
+	if err := h.Sessions.SignIn(c, u); err != nil {
+		return err
+	}
+	h.Sessions.Flash(c, "Your password is changed. Every other browser is signed out.")
+	return c.Redirect(http.StatusSeeOther, h.url("account.show"))
+}
+
+func (h *Handlers) accountDeviceRevoke(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := auth.CurrentUser(c)
+	dev := c.Param("device")
+
+	err := h.Sessions.RevokeDevice(ctx, u.ID, dev)
+	if err != nil {
+		return err
+	}
+	if err := h.auditSessions(c, "auth.session_revoked", u, map[string]any{"device": dev}); err != nil {
+		return err
+	}
+	if dev == auth.CurrentDevice(c) {
+		return h.finishSignOut(c)
+	}
+	h.Sessions.Flash(c, "That browser is signed out.")
+	return c.Redirect(http.StatusSeeOther, h.url("account.show"))
+}
+
+func (h *Handlers) accountSignOutEverywhere(c echo.Context) error {
+	u, _ := auth.CurrentUser(c)
+	if err := h.Sessions.RevokeUser(c.Request().Context(), u.ID); err != nil {
+		return err
+	}
+	if err := h.auditSessions(c, "auth.sign_out_everywhere", u, nil); err != nil {
+		return err
+	}
+	return h.finishSignOut(c)
+}
+
+// finishSignOut forgets this browser's session after its device was
+// revoked, and shows the sign-in page.
+func (h *Handlers) finishSignOut(c echo.Context) error {
+	if err := h.Sessions.SignOut(c); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, h.url("signin.new")+"?signed_out=1")
+}
+
+func (h *Handlers) auditSessions(c echo.Context, action string, target store.User, detail map[string]any) error {
+	a := actor(c)
+	return h.Store.Audit(c.Request().Context(), store.AuditEntry{
+		ActorID:    a.ID,
+		ActorEmail: a.Email,
+		Action:     action,
+		TargetType: "user",
+		TargetID:   itoa(target.ID),
+		ClientIP:   a.IP,
+		Detail:     detail,
+	})
+}
