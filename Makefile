@@ -16,6 +16,10 @@ dev: ## Set up and run Keel with demo data at http://127.0.0.1:8080
 test: ## Set up the test services and run every check and test
 	@scripts/test.sh
 
+.PHONY: bench
+bench: ## Run the benchmarks; each prints its baseline and ratio
+	@scripts/bench.sh
+
 .PHONY: services-test
 services-test: ## Start the test services, to run go test by hand
 	@scripts/tools.sh --test

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"keel/app"
+	"keel/auth"
 	"keel/testenv"
 )
 
@@ -217,4 +219,66 @@ func TestBrowserNarrowScreen(t *testing.T) {
 		require.False(t, overflow, fmt.Sprintf("%s scrolls sideways at 360 px", path))
 		checkA11y(t, ctx)
 	}
+}
+
+// A staff member signs in, works in the portal, signs out; Back then
+// shows no private page, because private pages are never stored.
+func TestBrowserSignInAndOut(t *testing.T) {
+	t.Parallel()
+	a := testenv.NewApp(t, app.Options{Conn: testenv.Pool(t)})
+	base := testenv.Serve(t, a)
+	u := testenv.CreateUser(t, a, auth.RoleAdmin)
+	ctx := browser(t)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/users"),
+		chromedp.WaitVisible(chromedp.CSS("#signin-email")),
+	))
+	checkA11y(t, ctx)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#signin-email"), u.Email),
+		chromedp.SendKeys(chromedp.CSS("#signin-password"), "not the password"),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#signin-error")),
+	))
+	require.Equal(t, "The email or password is not right.", text(t, ctx, "#signin-error"))
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#signin-password"), testenv.TestPassword),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".admin-main h1")),
+	))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Equal(t, base+"/admin/users", loc, "back where they were heading")
+	require.Equal(t, "Users", text(t, ctx, ".admin-main h1"))
+	checkA11y(t, ctx)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href="/admin/audit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#audit-results")),
+	))
+	require.Contains(t, text(t, ctx, "#audit-results"), "auth.sign_in")
+	checkA11y(t, ctx)
+
+	for _, page := range []string{"/admin/account", "/admin/users/new", "/admin/users/" + strconv.FormatInt(u.ID, 10)} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+page)))
+		checkA11y(t, ctx)
+	}
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`.admin-user button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#signin-email")),
+	))
+	require.Equal(t, "You are signed out.", text(t, ctx, `[role="status"]`))
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.NavigateBack(),
+		chromedp.WaitVisible(chromedp.CSS("#signin-email")),
+	))
+	html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
+	require.NoError(t, err)
+	require.NotContains(t, html, "auth.sign_in", "Back shows no private content")
+	require.NotContains(t, html, "admin-main")
 }

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 scripts/tools.sh
 scripts/services.sh start dev
 trap 'echo; echo "Stopping services..."; scripts/services.sh stop dev' EXIT
-trap 'exit 130' INT TERM
+# Ctrl-C is how make dev ends; it is not a failure.
+trap 'exit 0' INT TERM
 
 set -a
 # shellcheck disable=SC1090
@@ -18,7 +19,7 @@ set +a
 
 mkdir -p .tools
 go build -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o .tools/keel .
-.tools/keel migrate 2>&1 | grep -v '"migration applied"' || true
+.tools/keel migrate 2>&1 | grep -v -e 'migration applied' -e 'Applied migration' || true
 .tools/keel bucket
 .tools/keel seed
 
@@ -30,6 +31,7 @@ Keel is running with demo data.
   S3 API         $KEEL_S3_ENDPOINT (bucket keel, key $KEEL_S3_ACCESS_KEY)
   PostgreSQL     $KEEL_DATABASE_URL
   Redis          $KEEL_REDIS_URL
+Staff portal: $KEEL_BASE_URL/admin (sign in with a demo login above).
 Data lives in .data/dev. Press Ctrl-C to stop Keel and the services.
 
 INFO

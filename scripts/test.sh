@@ -38,4 +38,4 @@ fi
 
 tests=$(grep -cE '^--- PASS' "$log" || true)
 subtests=$(grep -cE '^\s+--- PASS' "$log" || true)
-echo "make test: passed: $tests tests and $subtests subtests in $(($(date +%s) - started)) s"
+echo "make test: passed: $tests tests and $subtests subtests; $(($(date +%s) - started)) s so far (the services stop next)"

@@ -233,3 +233,34 @@ func (noJobs) EnqueueEmail(context.Context, pgx.Tx, int64) error { return nil }
 // fakeHash stands in for argon2id where the hash's strength is not what
 // the test is about.
 func fakeHash(p string) (string, error) { return "plain:" + p, nil }
+
+// The audit log pages newest first by (at, id), and each filter narrows
+// it.
+func TestAuditListPages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	actor := testenv.Unique("auditor") + "@example.com"
+	for i := range 5 {
+		require.NoError(t, s.Audit(ctx, store.AuditEntry{
+			ActorEmail: actor, Action: "test.step", Detail: map[string]any{"step": i},
+		}))
+	}
+
+	first, err := s.AuditList(ctx, store.AuditFilter{ActorEmail: actor, Limit: 3})
+	require.NoError(t, err)
+	require.Len(t, first, 3)
+	require.EqualValues(t, 4, first[0].Detail["step"], "newest first")
+
+	last := first[len(first)-1]
+	rest, err := s.AuditList(ctx, store.AuditFilter{
+		ActorEmail: actor, Limit: 3, BeforeAt: last.At, BeforeID: last.ID,
+	})
+	require.NoError(t, err)
+	require.Len(t, rest, 2)
+	require.EqualValues(t, 1, rest[0].Detail["step"])
+
+	none, err := s.AuditList(ctx, store.AuditFilter{ActorEmail: actor, Action: "other.action", Limit: 3})
+	require.NoError(t, err)
+	require.Empty(t, none)
+}
