@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"keel/app"
 	"keel/auth"
@@ -33,7 +35,9 @@ commands:
   worker    work background jobs only
   migrate   bring the database schema up to date (Keel's and River's)
   bucket    create the object storage bucket and set its CORS rule
-  seed      load demo data and demo users (safe to run again; refused in production)
+  seed [--leads N]
+            load demo data and demo users (safe to run again; refused in
+            production); --leads adds N generated leads (not idempotent)
   user create --email EMAIL --role ROLE [--name NAME] [--password-stdin]
             create a staff user; without --password-stdin a password is
             generated and printed once
@@ -93,7 +97,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return db.Migrate(ctx, a.Pool, logger)
 		})
 	case "seed":
-		return seed(ctx, cfg, logger, stdout)
+		return seed(ctx, cfg, logger, args[1:], stdout)
 	case "user":
 		return userCommand(ctx, cfg, logger, args[1:], os.Stdin, stdout)
 	case "bucket":
@@ -128,9 +132,18 @@ func withApp(ctx context.Context, cfg config.Config, logger *slog.Logger, o app.
 	return fn(a)
 }
 
-func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
+func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, args []string, stdout io.Writer) error {
 	if cfg.Production() {
 		return errors.New("seed: demo data and demo passwords are refused in production")
+	}
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	leads := fs.Int("leads", 0, "also load this many generated leads")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	if *leads < 0 || *leads > 10_000_000 {
+		return errors.New("seed: --leads must be between 0 and 10000000")
 	}
 	hasher, err := auth.NewHasher(cfg.Argon2Memory, cfg.Argon2Iterations)
 	if err != nil {
@@ -139,6 +152,17 @@ func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io
 	return withApp(ctx, cfg, logger, app.Options{}, func(a *app.App) error {
 		if err := a.Store.Seed(ctx, hasher.Hash); err != nil {
 			return err
+		}
+		if *leads > 0 {
+			start := time.Now()
+			err := a.Store.SeedLeads(ctx, *leads, func(done int) {
+				if done%100_000 == 0 || done == *leads {
+					fmt.Fprintf(stdout, "  %d leads loaded (%s)\n", done, time.Since(start).Round(time.Second))
+				}
+			})
+			if err != nil {
+				return err
+			}
 		}
 		fmt.Fprintln(stdout, "Demo sign-ins (one per role):")
 		for _, d := range store.DemoLogins {

@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"keel/auth"
+	"keel/cache"
 	"keel/config"
 	"keel/handlers"
 	"keel/jobs"
@@ -31,19 +32,23 @@ import (
 
 // App is a running Keel: its services and its HTTP handler.
 type App struct {
-	Config   config.Config
-	Logger   *slog.Logger
-	Pool     *pgxpool.Pool
-	Redis    *redis.Client
-	Store    *store.Store
+	Config config.Config
+	Logger *slog.Logger
+	Pool   *pgxpool.Pool
+	Redis  *redis.Client
+	Store  *store.Store
+	// Replica is the store on the read replica, or nil.
+	Replica  *store.Store
+	Cache    *cache.Cache
 	Metrics  *metrics.Metrics
 	Sessions *auth.Sessions
 	Echo     *echo.Echo
 	Handlers *handlers.Handlers
 
-	mailer   *mail.Sender
-	inserter *river.Client[pgx.Tx]
-	worker   *river.Client[pgx.Tx] // nil unless this process works jobs
+	replicaPool *pgxpool.Pool
+	mailer      *mail.Sender
+	inserter    *river.Client[pgx.Tx]
+	worker      *river.Client[pgx.Tx] // nil unless this process works jobs
 }
 
 // Options change how New assembles the app.
@@ -67,6 +72,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, o Options)
 		return nil, err
 	}
 	a.Pool = pool
+	if cfg.DatabaseReplicaURL != "" {
+		if a.replicaPool, err = openPool(ctx, cfg.DatabaseReplicaURL, cfg.DatabaseMaxConns); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("replica: %w", err)
+		}
+	}
 
 	a.Redis, err = openRedis(ctx, cfg.RedisURL, logger)
 	if err != nil {
@@ -92,7 +103,14 @@ func (a *App) assemble(o Options) error {
 	if conn == nil {
 		conn = a.Pool
 	}
-	a.Store = store.New(conn, jobs.NewQueue(a.inserter))
+	a.Cache = cache.New(a.Redis, cache.Options{
+		Timeout:     a.Config.CacheTimeout,
+		NotFound:    store.ErrNotFound,
+		NotFoundTTL: 30 * time.Second,
+		Logger:      a.Logger,
+		Registerer:  a.Metrics.Registry,
+	})
+	a.Store = store.New(conn, jobs.NewQueue(a.inserter)).WithCache(a.Cache)
 
 	a.mailer, err = mail.NewSender(mail.Config{
 		Addr:     a.Config.SMTPAddr,
@@ -116,6 +134,10 @@ func (a *App) assemble(o Options) error {
 	}
 
 	a.Metrics.WatchDatabase(a.Pool, "primary")
+	if a.replicaPool != nil {
+		a.Replica = store.New(a.replicaPool, nil)
+		a.Metrics.WatchDatabase(a.replicaPool, "replica")
+	}
 	a.Metrics.WatchRedis(a.Redis)
 	a.Metrics.WatchJobs(a.Pool, jobs.Queues, a.Logger)
 
@@ -144,6 +166,9 @@ func (a *App) Close() {
 	if a.Pool != nil {
 		a.Pool.Close()
 	}
+	if a.replicaPool != nil {
+		a.replicaPool.Close()
+	}
 }
 
 func openPool(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {
@@ -153,6 +178,10 @@ func openPool(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, e
 	}
 	pc.MaxConns = maxConns
 	pc.ConnConfig.ConnectTimeout = 5 * time.Second
+	// The list queries take optional filters ("$1 IS NULL OR ..."):
+	// planned for the values at hand, the absent ones fold away and the
+	// matching index is used. A generic plan could not.
+	pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
@@ -182,6 +211,9 @@ func openRedis(ctx context.Context, rawURL string, logger *slog.Logger) (*redis.
 	opts.PoolTimeout = time.Second
 	opts.MaxRetries = 1
 	opts.DialerRetries = 1
+	// Let each call's context bound it: the cache gives Redis a tenth of
+	// a second, the session layer more.
+	opts.ContextTimeoutEnabled = true
 
 	silenceRedis.Do(func() { redis.SetLogger(quietLogger{}) })
 	rdb := redis.NewClient(opts)

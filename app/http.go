@@ -50,7 +50,11 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 		parseForm,
 		csrf(cfg.Production()),
 		middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}),
-		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}),
+		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
+			// Exports stream for longer; their size is bounded instead.
+			Skipper: func(c echo.Context) bool { return strings.HasSuffix(c.Path(), ".csv") },
+			Timeout: cfg.RequestTimeout,
+		}),
 	)
 
 	metricsHandler := promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})
@@ -67,6 +71,7 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 	a.Handlers = handlers.Register(e, handlers.Deps{
 		Logger:   a.Logger,
 		Store:    a.Store,
+		Replica:  a.Replica,
 		Limiter:  limiter,
 		Metrics:  a.Metrics,
 		Sessions: a.Sessions,

@@ -35,9 +35,10 @@ type Config struct {
 	// LogFormat is empty by default: text in development, JSON otherwise.
 	LogFormat string `env:"KEEL_LOG_FORMAT" help:"text or json; empty means text in development, JSON otherwise"`
 
-	DatabaseURL      string `env:"KEEL_DATABASE_URL" envDefault:"postgres://keel@127.0.0.1:15432/keel?sslmode=disable" help:"PostgreSQL primary"`
-	DatabaseMaxConns int32  `env:"KEEL_DATABASE_MAX_CONNS" envDefault:"20" help:"connections in each PostgreSQL pool"`
-	RedisURL         string `env:"KEEL_REDIS_URL" envDefault:"redis://127.0.0.1:16379/0" help:"Redis for rate limits, cache, sessions and fan-out"`
+	DatabaseURL        string `env:"KEEL_DATABASE_URL" envDefault:"postgres://keel@127.0.0.1:15432/keel?sslmode=disable" help:"PostgreSQL primary"`
+	DatabaseReplicaURL string `env:"KEEL_DATABASE_REPLICA_URL" help:"optional read replica; lead exports read from it"`
+	DatabaseMaxConns   int32  `env:"KEEL_DATABASE_MAX_CONNS" envDefault:"20" help:"connections in each PostgreSQL pool"`
+	RedisURL           string `env:"KEEL_REDIS_URL" envDefault:"redis://127.0.0.1:16379/0" help:"Redis for rate limits, cache, sessions and fan-out"`
 
 	S3Endpoint  string `env:"KEEL_S3_ENDPOINT" envDefault:"http://127.0.0.1:19000" help:"S3 API endpoint; empty means AWS"`
 	S3Region    string `env:"KEEL_S3_REGION" envDefault:"us-east-1" help:"S3 region"`
@@ -69,6 +70,8 @@ type Config struct {
 	SignInAccountLimit int           `env:"KEEL_SIGNIN_ACCOUNT_LIMIT" envDefault:"10" help:"sign-in attempts one account may receive per 15 minutes"`
 	SignInIPLimit      int           `env:"KEEL_SIGNIN_IP_LIMIT" envDefault:"30" help:"sign-in attempts one client IP may make per 15 minutes"`
 	ResetLinkLifetime  time.Duration `env:"KEEL_RESET_LINK_LIFETIME" envDefault:"1h" help:"how long a password reset link works"`
+
+	CacheTimeout time.Duration `env:"KEEL_CACHE_TIMEOUT" envDefault:"100ms" help:"bound on one cache call to Redis; past it the database answers"`
 
 	ContactLimit  int           `env:"KEEL_CONTACT_LIMIT" envDefault:"5" help:"contact requests one client IP may send per period"`
 	ContactPeriod time.Duration `env:"KEEL_CONTACT_PERIOD" envDefault:"1h" help:"period of the contact rate limit"`
@@ -122,6 +125,9 @@ func (c Config) validate() error {
 		{"KEEL_LOG_LEVEL", oneOf(c.LogLevel, "debug", "info", "warn", "error")},
 		{"KEEL_LOG_FORMAT", oneOf(c.LogFormat, "", "text", "json")},
 		{"KEEL_DATABASE_URL", schemeURL(c.DatabaseURL, "postgres", "postgresql")},
+		{"KEEL_DATABASE_REPLICA_URL", optional(c.DatabaseReplicaURL, func(s string) error {
+			return schemeURL(s, "postgres", "postgresql")
+		})},
 		{"KEEL_DATABASE_MAX_CONNS", between(int(c.DatabaseMaxConns), 1, 1000)},
 		{"KEEL_REDIS_URL", schemeURL(c.RedisURL, "redis", "rediss")},
 		{"KEEL_S3_ENDPOINT", optional(c.S3Endpoint, httpURL)},
@@ -146,6 +152,7 @@ func (c Config) validate() error {
 		{"KEEL_SIGNIN_ACCOUNT_LIMIT", between(c.SignInAccountLimit, 1, 1_000_000)},
 		{"KEEL_SIGNIN_IP_LIMIT", between(c.SignInIPLimit, 1, 1_000_000)},
 		{"KEEL_RESET_LINK_LIFETIME", positive(c.ResetLinkLifetime)},
+		{"KEEL_CACHE_TIMEOUT", positive(c.CacheTimeout)},
 		{"KEEL_CONTACT_LIMIT", between(c.ContactLimit, 1, 1_000_000)},
 		{"KEEL_CONTACT_PERIOD", positive(c.ContactPeriod)},
 	}

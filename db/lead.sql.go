@@ -10,10 +10,74 @@ import (
 	"time"
 )
 
+const leadClearDuplicate = `-- name: LeadClearDuplicate :exec
+UPDATE leads SET duplicate_of = NULL WHERE id = $1 AND duplicate_of = $2
+`
+
+type LeadClearDuplicateParams struct {
+	ID     int64
+	Merged *int64
+}
+
+func (q *Queries) LeadClearDuplicate(ctx context.Context, arg LeadClearDuplicateParams) error {
+	_, err := q.db.Exec(ctx, leadClearDuplicate, arg.ID, arg.Merged)
+	return err
+}
+
+type LeadCopyParams struct {
+	Name      string
+	Email     string
+	Phone     string
+	Company   string
+	Message   string
+	Source    string
+	Status    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+const leadCountByStatus = `-- name: LeadCountByStatus :many
+SELECT status, count(*) AS n FROM leads WHERE merged_into IS NULL GROUP BY status
+`
+
+type LeadCountByStatusRow struct {
+	Status string
+	N      int64
+}
+
+func (q *Queries) LeadCountByStatus(ctx context.Context) ([]LeadCountByStatusRow, error) {
+	rows, err := q.db.Query(ctx, leadCountByStatus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LeadCountByStatusRow{}
+	for rows.Next() {
+		var i LeadCountByStatusRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const leadCreate = `-- name: LeadCreate :one
-INSERT INTO leads (name, email, phone, company, message, source)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, name, email, phone, company, message, source, status, created_at, updated_at
+INSERT INTO leads (name, email, phone, company, message, source, owner_id, duplicate_of)
+VALUES (
+    $1, $2, $3, $4, $5,
+    $6, $7,
+    (SELECT d.id FROM leads d
+     WHERE d.merged_into IS NULL
+       AND (d.email_norm = lower(btrim($2))
+            OR (d.phone_norm <> '' AND d.phone_norm = regexp_replace($3, '[^0-9]', '', 'g')))
+     ORDER BY d.email_norm = lower(btrim($2)) DESC, d.id
+     LIMIT 1)
+)
+RETURNING id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text
 `
 
 type LeadCreateParams struct {
@@ -23,8 +87,11 @@ type LeadCreateParams struct {
 	Company string
 	Message string
 	Source  string
+	OwnerID *int64
 }
 
+// duplicate_of points at the earliest unmerged lead with the same
+// normalised email or, failing that, the same phone.
 func (q *Queries) LeadCreate(ctx context.Context, arg LeadCreateParams) (Lead, error) {
 	row := q.db.QueryRow(ctx, leadCreate,
 		arg.Name,
@@ -33,6 +100,7 @@ func (q *Queries) LeadCreate(ctx context.Context, arg LeadCreateParams) (Lead, e
 		arg.Company,
 		arg.Message,
 		arg.Source,
+		arg.OwnerID,
 	)
 	var i Lead
 	err := row.Scan(
@@ -46,12 +114,65 @@ func (q *Queries) LeadCreate(ctx context.Context, arg LeadCreateParams) (Lead, e
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.OwnerID,
+		&i.EmailNorm,
+		&i.PhoneNorm,
+		&i.DuplicateOf,
+		&i.MergedInto,
+		&i.SearchText,
 	)
 	return i, err
 }
 
+const leadFindByEmailStatus = `-- name: LeadFindByEmailStatus :many
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads WHERE email = $1 AND status = $2 ORDER BY id LIMIT 100
+`
+
+type LeadFindByEmailStatusParams struct {
+	Email  string
+	Status string
+}
+
+// The (email, status) lookup: a person's leads in one state.
+func (q *Queries) LeadFindByEmailStatus(ctx context.Context, arg LeadFindByEmailStatusParams) ([]Lead, error) {
+	rows, err := q.db.Query(ctx, leadFindByEmailStatus, arg.Email, arg.Status)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Lead{}
+	for rows.Next() {
+		var i Lead
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Email,
+			&i.Phone,
+			&i.Company,
+			&i.Message,
+			&i.Source,
+			&i.Status,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OwnerID,
+			&i.EmailNorm,
+			&i.PhoneNorm,
+			&i.DuplicateOf,
+			&i.MergedInto,
+			&i.SearchText,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const leadGetByID = `-- name: LeadGetByID :one
-SELECT id, name, email, phone, company, message, source, status, created_at, updated_at FROM leads WHERE id = $1
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads WHERE id = $1
 `
 
 func (q *Queries) LeadGetByID(ctx context.Context, id int64) (Lead, error) {
@@ -68,8 +189,328 @@ func (q *Queries) LeadGetByID(ctx context.Context, id int64) (Lead, error) {
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.OwnerID,
+		&i.EmailNorm,
+		&i.PhoneNorm,
+		&i.DuplicateOf,
+		&i.MergedInto,
+		&i.SearchText,
 	)
 	return i, err
+}
+
+const leadGetForUpdate = `-- name: LeadGetForUpdate :one
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) LeadGetForUpdate(ctx context.Context, id int64) (Lead, error) {
+	row := q.db.QueryRow(ctx, leadGetForUpdate, id)
+	var i Lead
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Email,
+		&i.Phone,
+		&i.Company,
+		&i.Message,
+		&i.Source,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OwnerID,
+		&i.EmailNorm,
+		&i.PhoneNorm,
+		&i.DuplicateOf,
+		&i.MergedInto,
+		&i.SearchText,
+	)
+	return i, err
+}
+
+const leadListByName = `-- name: LeadListByName :many
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads
+WHERE merged_into IS NULL
+  AND ($1::text IS NULL OR status = $1)
+  AND ($2::bigint IS NULL OR owner_id = $2)
+  AND (NOT $3::bool OR owner_id IS NULL)
+  AND ($4::timestamptz IS NULL OR created_at >= $4)
+  AND ($5::timestamptz IS NULL OR created_at < $5)
+  AND ($6::text IS NULL OR search_text LIKE $6)
+  AND ($7::text IS NULL
+       OR (lower(name), id) > ($7::text, $8::bigint))
+ORDER BY lower(name), id
+LIMIT $9
+`
+
+type LeadListByNameParams struct {
+	Status     *string
+	OwnerID    *int64
+	Unassigned bool
+	Since      *time.Time
+	Until      *time.Time
+	Search     *string
+	AfterName  *string
+	AfterID    *int64
+	RowLimit   int32
+}
+
+func (q *Queries) LeadListByName(ctx context.Context, arg LeadListByNameParams) ([]Lead, error) {
+	rows, err := q.db.Query(ctx, leadListByName,
+		arg.Status,
+		arg.OwnerID,
+		arg.Unassigned,
+		arg.Since,
+		arg.Until,
+		arg.Search,
+		arg.AfterName,
+		arg.AfterID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Lead{}
+	for rows.Next() {
+		var i Lead
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Email,
+			&i.Phone,
+			&i.Company,
+			&i.Message,
+			&i.Source,
+			&i.Status,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OwnerID,
+			&i.EmailNorm,
+			&i.PhoneNorm,
+			&i.DuplicateOf,
+			&i.MergedInto,
+			&i.SearchText,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const leadListNewest = `-- name: LeadListNewest :many
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads
+WHERE merged_into IS NULL
+  AND ($1::text IS NULL OR status = $1)
+  AND ($2::bigint IS NULL OR owner_id = $2)
+  AND (NOT $3::bool OR owner_id IS NULL)
+  AND ($4::timestamptz IS NULL OR created_at >= $4)
+  AND ($5::timestamptz IS NULL OR created_at < $5)
+  AND ($6::text IS NULL OR search_text LIKE $6)
+  AND ($7::timestamptz IS NULL
+       OR (created_at, id) < ($7::timestamptz, $8::bigint))
+ORDER BY created_at DESC, id DESC
+LIMIT $9
+`
+
+type LeadListNewestParams struct {
+	Status     *string
+	OwnerID    *int64
+	Unassigned bool
+	Since      *time.Time
+	Until      *time.Time
+	Search     *string
+	AfterAt    *time.Time
+	AfterID    *int64
+	RowLimit   int32
+}
+
+// Each filter is optional; custom plans (plan_cache_mode) let the
+// planner drop the absent ones and use the matching index.
+func (q *Queries) LeadListNewest(ctx context.Context, arg LeadListNewestParams) ([]Lead, error) {
+	rows, err := q.db.Query(ctx, leadListNewest,
+		arg.Status,
+		arg.OwnerID,
+		arg.Unassigned,
+		arg.Since,
+		arg.Until,
+		arg.Search,
+		arg.AfterAt,
+		arg.AfterID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Lead{}
+	for rows.Next() {
+		var i Lead
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Email,
+			&i.Phone,
+			&i.Company,
+			&i.Message,
+			&i.Source,
+			&i.Status,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OwnerID,
+			&i.EmailNorm,
+			&i.PhoneNorm,
+			&i.DuplicateOf,
+			&i.MergedInto,
+			&i.SearchText,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const leadListOldest = `-- name: LeadListOldest :many
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads
+WHERE merged_into IS NULL
+  AND ($1::text IS NULL OR status = $1)
+  AND ($2::bigint IS NULL OR owner_id = $2)
+  AND (NOT $3::bool OR owner_id IS NULL)
+  AND ($4::timestamptz IS NULL OR created_at >= $4)
+  AND ($5::timestamptz IS NULL OR created_at < $5)
+  AND ($6::text IS NULL OR search_text LIKE $6)
+  AND ($7::timestamptz IS NULL
+       OR (created_at, id) > ($7::timestamptz, $8::bigint))
+ORDER BY created_at, id
+LIMIT $9
+`
+
+type LeadListOldestParams struct {
+	Status     *string
+	OwnerID    *int64
+	Unassigned bool
+	Since      *time.Time
+	Until      *time.Time
+	Search     *string
+	AfterAt    *time.Time
+	AfterID    *int64
+	RowLimit   int32
+}
+
+func (q *Queries) LeadListOldest(ctx context.Context, arg LeadListOldestParams) ([]Lead, error) {
+	rows, err := q.db.Query(ctx, leadListOldest,
+		arg.Status,
+		arg.OwnerID,
+		arg.Unassigned,
+		arg.Since,
+		arg.Until,
+		arg.Search,
+		arg.AfterAt,
+		arg.AfterID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Lead{}
+	for rows.Next() {
+		var i Lead
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Email,
+			&i.Phone,
+			&i.Company,
+			&i.Message,
+			&i.Source,
+			&i.Status,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OwnerID,
+			&i.EmailNorm,
+			&i.PhoneNorm,
+			&i.DuplicateOf,
+			&i.MergedInto,
+			&i.SearchText,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const leadMarkMerged = `-- name: LeadMarkMerged :exec
+UPDATE leads SET merged_into = $2, duplicate_of = NULL, updated_at = now() WHERE id = $1
+`
+
+type LeadMarkMergedParams struct {
+	ID         int64
+	MergedInto *int64
+}
+
+func (q *Queries) LeadMarkMerged(ctx context.Context, arg LeadMarkMergedParams) error {
+	_, err := q.db.Exec(ctx, leadMarkMerged, arg.ID, arg.MergedInto)
+	return err
+}
+
+const leadNewPerDay = `-- name: LeadNewPerDay :many
+SELECT date_trunc('day', created_at, 'UTC')::timestamptz AS day, count(*) AS n
+FROM leads
+WHERE merged_into IS NULL AND created_at >= $1
+GROUP BY 1 ORDER BY 1
+`
+
+type LeadNewPerDayRow struct {
+	Day time.Time
+	N   int64
+}
+
+func (q *Queries) LeadNewPerDay(ctx context.Context, since time.Time) ([]LeadNewPerDayRow, error) {
+	rows, err := q.db.Query(ctx, leadNewPerDay, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LeadNewPerDayRow{}
+	for rows.Next() {
+		var i LeadNewPerDayRow
+		if err := rows.Scan(&i.Day, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const leadRepointDuplicates = `-- name: LeadRepointDuplicates :exec
+UPDATE leads SET duplicate_of = $1
+WHERE duplicate_of = $2 AND id <> $1
+`
+
+type LeadRepointDuplicatesParams struct {
+	Survivor *int64
+	Merged   *int64
+}
+
+// Leads flagged as duplicates of a merged lead now point at the survivor.
+func (q *Queries) LeadRepointDuplicates(ctx context.Context, arg LeadRepointDuplicatesParams) error {
+	_, err := q.db.Exec(ctx, leadRepointDuplicates, arg.Survivor, arg.Merged)
+	return err
 }
 
 const leadSeed = `-- name: LeadSeed :exec
@@ -102,4 +543,70 @@ func (q *Queries) LeadSeed(ctx context.Context, arg LeadSeedParams) error {
 		arg.CreatedAt,
 	)
 	return err
+}
+
+const leadUpdateOwner = `-- name: LeadUpdateOwner :one
+UPDATE leads SET owner_id = $2, updated_at = now() WHERE id = $1 RETURNING id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text
+`
+
+type LeadUpdateOwnerParams struct {
+	ID      int64
+	OwnerID *int64
+}
+
+func (q *Queries) LeadUpdateOwner(ctx context.Context, arg LeadUpdateOwnerParams) (Lead, error) {
+	row := q.db.QueryRow(ctx, leadUpdateOwner, arg.ID, arg.OwnerID)
+	var i Lead
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Email,
+		&i.Phone,
+		&i.Company,
+		&i.Message,
+		&i.Source,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OwnerID,
+		&i.EmailNorm,
+		&i.PhoneNorm,
+		&i.DuplicateOf,
+		&i.MergedInto,
+		&i.SearchText,
+	)
+	return i, err
+}
+
+const leadUpdateStatus = `-- name: LeadUpdateStatus :one
+UPDATE leads SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text
+`
+
+type LeadUpdateStatusParams struct {
+	ID     int64
+	Status string
+}
+
+func (q *Queries) LeadUpdateStatus(ctx context.Context, arg LeadUpdateStatusParams) (Lead, error) {
+	row := q.db.QueryRow(ctx, leadUpdateStatus, arg.ID, arg.Status)
+	var i Lead
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Email,
+		&i.Phone,
+		&i.Company,
+		&i.Message,
+		&i.Source,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OwnerID,
+		&i.EmailNorm,
+		&i.PhoneNorm,
+		&i.DuplicateOf,
+		&i.MergedInto,
+		&i.SearchText,
+	)
+	return i, err
 }

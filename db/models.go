@@ -36,16 +36,39 @@ type Email struct {
 }
 
 type Lead struct {
+	ID          int64
+	Name        string
+	Email       string
+	Phone       string
+	Company     string
+	Message     string
+	Source      string
+	Status      string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	OwnerID     *int64
+	EmailNorm   string
+	PhoneNorm   string
+	DuplicateOf *int64
+	MergedInto  *int64
+	SearchText  string
+}
+
+type LeadEvent struct {
+	ID      int64
+	LeadID  int64
+	ActorID *int64
+	Kind    string
+	Detail  []byte
+	At      time.Time
+}
+
+type LeadNote struct {
 	ID        int64
-	Name      string
-	Email     string
-	Phone     string
-	Company   string
-	Message   string
-	Source    string
-	Status    string
+	LeadID    int64
+	AuthorID  int64
+	Body      string
 	CreatedAt time.Time
-	UpdatedAt time.Time
 }
 
 type PasswordReset struct {

@@ -120,6 +120,40 @@ func (q *Queries) UserList(ctx context.Context, limit int32) ([]User, error) {
 	return items, nil
 }
 
+const userListActive = `-- name: UserListActive :many
+SELECT id, email, name, role, status, password_hash, last_sign_in, created_at, updated_at FROM users WHERE status = 'active' ORDER BY lower(name) LIMIT $1
+`
+
+func (q *Queries) UserListActive(ctx context.Context, limit int32) ([]User, error) {
+	rows, err := q.db.Query(ctx, userListActive, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []User{}
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.Name,
+			&i.Role,
+			&i.Status,
+			&i.PasswordHash,
+			&i.LastSignIn,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const userSeed = `-- name: UserSeed :exec
 INSERT INTO users (email, name, role, password_hash)
 VALUES ($1, $2, $3, $4)

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,13 +14,49 @@ import (
 
 func (h *Handlers) dashboardShow(c echo.Context) error {
 	p := h.adminPage(c, "Dashboard", "admin.dashboard")
-	var links []views.NavLink
+	v := views.DashboardView{}
 	for _, l := range p.Nav {
 		if l.Label != "Dashboard" {
-			links = append(links, l)
+			v.Links = append(v.Links, l)
 		}
 	}
-	return render(c, http.StatusOK, views.DashboardPage(p, views.DashboardView{Links: links}))
+	if p.Viewer.Can("leads:read") {
+		d, err := h.Store.Dashboard(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		v.Pipeline = h.pipelineView(d)
+	}
+	return render(c, http.StatusOK, views.DashboardPage(p, v))
+}
+
+func (h *Handlers) pipelineView(d store.Dashboard) *views.PipelineView {
+	leads := h.url("lead.index")
+	v := &views.PipelineView{Total: d.Total, LeadsURL: leads, At: d.At}
+	for _, s := range d.ByStatus {
+		v.ByStatus = append(v.ByStatus, views.Count{Label: strings.ToLower(s.Status), N: s.Count, URL: leads + "?status=" + s.Status})
+	}
+	v.Chart.Title = "New leads per day, last 30 days"
+	for _, day := range d.PerDay {
+		v.Chart.Bars = append(v.Chart.Bars, views.Bar{Label: day.Day.Format("2 Jan"), Value: day.Count})
+		v.Chart.Max = max(v.Chart.Max, day.Count)
+	}
+	for _, f := range d.Funnel {
+		v.Funnel = append(v.Funnel, views.FunnelBar{Label: f.Label, N: f.Count, Percent: f.Percent})
+	}
+	for _, e := range d.Recent {
+		v.Recent = append(v.Recent, views.EventRow{
+			Who: nameOr(e.ActorName, "Keel"), What: describeEvent(e, nil) + " on " + e.LeadName, At: e.At,
+		})
+	}
+	return v
+}
+
+func nameOr(name, fallback string) string {
+	if name == "" {
+		return fallback
+	}
+	return name
 }
 
 func (h *Handlers) accountShow(c echo.Context) error {

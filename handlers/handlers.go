@@ -26,8 +26,10 @@ type Check struct {
 
 // Deps are the handlers' dependencies.
 type Deps struct {
-	Logger   *slog.Logger
-	Store    *store.Store
+	Logger *slog.Logger
+	Store  *store.Store
+	// Replica serves reports and exports; nil means Store does.
+	Replica  *store.Store
 	Limiter  *ratelimit.Limiter
 	Metrics  *metrics.Metrics
 	Sessions *auth.Sessions
@@ -93,6 +95,16 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 	a.POST("/users/:id/devices/:device/revoke", "users:write", h.userDeviceRevoke, "user.device_revoke")
 	a.POST("/users/:id/signout-everywhere", "users:write", h.userSignOutEverywhere, "user.everywhere")
 	a.GET("/audit", "audit:read", h.auditIndex, "audit.index")
+	a.GET("/leads", "leads:read", h.leadIndex, "lead.index")
+	a.GET("/leads/new", "leads:write", h.leadNew, "lead.new")
+	a.POST("/leads", "leads:write", h.leadCreate, "lead.create")
+	a.GET("/leads/export.csv", "leads:export", h.leadExport, "lead.export")
+	a.POST("/leads/bulk", "leads:write", h.leadBulkUpdate, "lead.bulk")
+	a.GET("/leads/:id", "leads:read", h.leadShow, "lead.show")
+	a.POST("/leads/:id/status", "leads:write", h.leadStatusUpdate, "lead.status")
+	a.POST("/leads/:id/owner", "leads:write", h.leadOwnerUpdate, "lead.owner")
+	a.POST("/leads/:id/notes", "leads:write", h.leadNoteCreate, "lead.note")
+	a.POST("/leads/:id/merge", "leads:write", h.leadMerge, "lead.merge")
 
 	return h
 }
@@ -203,6 +215,7 @@ func (h *Handlers) adminPage(c echo.Context, title, current string) views.AdminP
 		perm         auth.Permission
 	}{
 		{"Dashboard", "admin.dashboard", auth.SignedIn},
+		{"Leads", "lead.index", "leads:read"},
 		{"Users", "user.index", "users:read"},
 		{"Audit log", "audit.index", "audit:read"},
 		{"Your account", "account.show", auth.SignedIn},

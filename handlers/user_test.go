@@ -175,3 +175,17 @@ func TestAuditLogPage(t *testing.T) {
 	_, err := tx.Exec(context.Background(), "UPDATE audit_log SET action = 'x' WHERE actor_id = $1", adm.ID)
 	require.ErrorContains(t, err, "append-only")
 }
+
+// The user lookup is cached; a role change reaches the user's next
+// request at once.
+func TestRoleChangeInvalidatesCachedUser(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	admin, _ := signedIn(t, a, auth.RoleAdmin)
+	staff, u := signedIn(t, a, auth.RoleSupport)
+	require.Equal(t, http.StatusForbidden, staff.Get("/admin/users").Code) // cached as support
+
+	require.Equal(t, http.StatusSeeOther, admin.Post("/admin/users/"+itoa(u.ID)+"/role", url.Values{"role": {"moderator"}}).Code)
+	staff.SignIn(u.Email, testenv.TestPassword)
+	require.Equal(t, http.StatusOK, staff.Get("/admin/users").Code, "the new role applies")
+}

@@ -58,18 +58,15 @@ func audit(ctx context.Context, q *db.Queries, actor Actor, action string, targe
 }
 
 func insertAudit(ctx context.Context, q *db.Queries, e AuditEntry) error {
-	detail := []byte("{}")
-	if len(e.Detail) > 0 {
-		var err error
-		if detail, err = json.Marshal(e.Detail); err != nil {
-			return fmt.Errorf("encode audit detail: %w", err)
-		}
+	detail, err := encodeDetail(e.Detail)
+	if err != nil {
+		return err
 	}
 	var actorID *int64
 	if e.ActorID != 0 {
 		actorID = &e.ActorID
 	}
-	err := q.AuditCreate(ctx, db.AuditCreateParams{
+	err = q.AuditCreate(ctx, db.AuditCreateParams{
 		ActorID:    actorID,
 		ActorEmail: e.ActorEmail,
 		Action:     e.Action,
@@ -147,4 +144,16 @@ func auditFromRow(r db.AuditLog) AuditEntry {
 	}
 	_ = json.Unmarshal(r.Detail, &e.Detail)
 	return e
+}
+
+// encodeDetail turns a detail map into JSON for a jsonb column.
+func encodeDetail(d map[string]any) ([]byte, error) {
+	if len(d) == 0 {
+		return []byte("{}"), nil
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode detail: %w", err)
+	}
+	return b, nil
 }

@@ -85,5 +85,8 @@ func (s *Store) PasswordResetUse(ctx context.Context, tokenHash []byte, hash, ip
 		actor := Actor{ID: u.ID, Email: u.Email, IP: ip}
 		return audit(ctx, q, actor, "user.password_reset", u, nil)
 	})
+	if err == nil {
+		s.invalidate(ctx, userKey(u.ID))
+	}
 	return u, err
 }

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"keel/cache"
 	"keel/db"
 )
 
@@ -45,11 +47,36 @@ type Store struct {
 	conn  Conn
 	q     *db.Queries
 	queue Enqueuer
+	cache *cache.Cache // nil: every read goes to PostgreSQL
 }
 
 // New returns a Store on conn that enqueues follow-up jobs through queue.
 func New(conn Conn, queue Enqueuer) *Store {
 	return &Store{conn: conn, q: db.New(conn), queue: queue}
+}
+
+// WithCache returns a copy of s that serves hot reads (users, the
+// dashboard) through c and invalidates them on every write that affects
+// them.
+func (s *Store) WithCache(c *cache.Cache) *Store {
+	cp := *s
+	cp.cache = c
+	return &cp
+}
+
+// Cached keys. A write that changes what a key holds deletes it after
+// the write commits.
+var dashboardKey = cache.Key{Family: "dashboard", ID: "leads"}
+
+func userKey(id int64) cache.Key {
+	return cache.Key{Family: "user", ID: strconv.FormatInt(id, 10)}
+}
+
+// invalidate deletes cached keys after a committed write.
+func (s *Store) invalidate(ctx context.Context, keys ...cache.Key) {
+	if s.cache != nil {
+		s.cache.Delete(ctx, keys...)
+	}
 }
 
 // inTx runs fn in a transaction (a savepoint when the store itself runs

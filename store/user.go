@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"keel/cache"
 	"keel/db"
 )
 
@@ -67,13 +68,33 @@ func (s *Store) UserCreate(ctx context.Context, actor Actor, in NewUser) (User, 
 	return u, err
 }
 
-// UserGetByID returns a user, or ErrNotFound.
+// UserGetByID returns a user, or ErrNotFound. It is read on every
+// signed-in request, so it goes through the cache.
 func (s *Store) UserGetByID(ctx context.Context, id int64) (User, error) {
-	row, err := s.q.UserGetByID(ctx, id)
-	if err != nil {
-		return User{}, classify(fmt.Errorf("get user %d: %w", id, err))
+	load := func(ctx context.Context) (User, error) {
+		row, err := s.q.UserGetByID(ctx, id)
+		if err != nil {
+			return User{}, classify(fmt.Errorf("get user %d: %w", id, err))
+		}
+		return userFromRow(row), nil
 	}
-	return userFromRow(row), nil
+	if s.cache == nil {
+		return load(ctx)
+	}
+	return cache.Get(ctx, s.cache, userKey(id), 5*time.Minute, load)
+}
+
+// UserListActive returns active users, by name: who can own leads.
+func (s *Store) UserListActive(ctx context.Context, limit int32) ([]User, error) {
+	rows, err := s.q.UserListActive(ctx, limit)
+	if err != nil {
+		return nil, classify(fmt.Errorf("list active users: %w", err))
+	}
+	out := make([]User, len(rows))
+	for i, r := range rows {
+		out[i] = userFromRow(r)
+	}
+	return out, nil
 }
 
 // UserGetByEmail returns the user with this email, ignoring case, or
@@ -114,6 +135,9 @@ func (s *Store) UserSetRole(ctx context.Context, actor Actor, id int64, role str
 		u = userFromRow(row)
 		return audit(ctx, q, actor, "user.role_changed", u, map[string]any{"from": before.Role, "to": role})
 	})
+	if err == nil {
+		s.invalidate(ctx, userKey(id))
+	}
 	return u, err
 }
 
@@ -132,11 +156,15 @@ func (s *Store) UserSetStatus(ctx context.Context, actor Actor, id int64, status
 		}
 		return audit(ctx, q, actor, action, u, nil)
 	})
+	if err == nil {
+		s.invalidate(ctx, userKey(id))
+	}
 	return u, err
 }
 
 // UserSetPassword stores a new password hash for a user, audited.
 func (s *Store) UserSetPassword(ctx context.Context, actor Actor, id int64, hash string) error {
+	defer s.invalidate(ctx, userKey(id))
 	return s.inTx(ctx, func(_ pgx.Tx, q *db.Queries) error {
 		row, err := q.UserGetByID(ctx, id)
 		if err != nil {
@@ -154,6 +182,7 @@ func (s *Store) UserSetPassword(ctx context.Context, actor Actor, id int64, hash
 
 // UserTouchSignIn records a successful sign-in time.
 func (s *Store) UserTouchSignIn(ctx context.Context, id int64) error {
+	defer s.invalidate(ctx, userKey(id))
 	return classify(s.q.UserTouchSignIn(ctx, id))
 }
 

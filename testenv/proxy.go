@@ -15,9 +15,11 @@ type Proxy struct {
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+	frozen bool
+	count  int
 }
 
 // NewProxy starts a proxy to target ("127.0.0.1:25432"); it stops when
@@ -53,6 +55,35 @@ func (p *Proxy) Cut() {
 	}
 }
 
+// Freeze makes the service hang: connections are accepted but nothing
+// is forwarded either way, as with a stalled server or a dropped route.
+// Restore (after Cut) ends it.
+func (p *Proxy) Freeze() {
+	p.mu.Lock()
+	p.frozen = true
+	p.mu.Unlock()
+	for c := range p.snapshot() {
+		_ = c.Close() // existing connections reconnect into the freeze
+	}
+}
+
+// Connections returns how many connections the proxy has accepted.
+func (p *Proxy) Connections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.count
+}
+
+func (p *Proxy) snapshot() map[net.Conn]struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := make(map[net.Conn]struct{}, len(p.conns))
+	for c := range p.conns {
+		m[c] = struct{}{}
+	}
+	return m
+}
+
 // Restore listens again on the same port.
 func (p *Proxy) Restore() {
 	p.t.Helper()
@@ -60,6 +91,9 @@ func (p *Proxy) Restore() {
 	if err != nil {
 		p.t.Fatalf("restore proxy on %s: %v", p.addr, err)
 	}
+	p.mu.Lock()
+	p.frozen = false
+	p.mu.Unlock()
 	p.serve(ln)
 }
 
@@ -80,6 +114,15 @@ func (p *Proxy) serve(ln net.Listener) {
 }
 
 func (p *Proxy) pipe(client net.Conn) {
+	p.mu.Lock()
+	p.count++
+	frozen := p.frozen
+	p.mu.Unlock()
+	if frozen {
+		p.track(client)
+		return // held open, silent, until Cut
+	}
+
 	server, err := new(net.Dialer).DialContext(context.Background(), "tcp", p.target)
 	if err != nil {
 		_ = client.Close()

@@ -29,3 +29,6 @@ UPDATE users SET last_sign_in = now() WHERE id = $1;
 INSERT INTO users (email, name, role, password_hash)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT ((lower(email))) DO NOTHING;
+
+-- name: UserListActive :many
+SELECT * FROM users WHERE status = 'active' ORDER BY lower(name) LIMIT $1;

@@ -1,0 +1,184 @@
+// Package cache is Keel's cache-aside layer on Redis. Get returns a
+// cached value or loads it from the source of truth, once per key per
+// process however many requests miss together (singleflight), and stores
+// it with a jittered TTL. Not-found answers are cached too, briefly.
+//
+// Redis is an accelerator here, never a dependency: when it errors or is
+// slower than the timeout, Get loads from the source, logs a warning and
+// counts the error; no request fails because of the cache.
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+)
+
+// Options configure a Cache.
+type Options struct {
+	// Timeout bounds each Redis call.
+	Timeout time.Duration
+	// NotFound is the error loaders return for a missing value (matched
+	// with errors.Is). That answer is cached for NotFoundTTL, and a
+	// cached one is returned as NotFound.
+	NotFound    error
+	NotFoundTTL time.Duration
+	Logger      *slog.Logger
+	// Registerer receives the cache's metrics; nil skips them.
+	Registerer prometheus.Registerer
+}
+
+// Cache is a cache-aside store in Redis.
+type Cache struct {
+	rdb   *redis.Client
+	opts  Options
+	group singleflight.Group
+
+	lookups *prometheus.CounterVec
+	loads   *prometheus.CounterVec
+}
+
+// New returns a Cache on rdb.
+func New(rdb *redis.Client, o Options) *Cache {
+	c := &Cache{
+		rdb:  rdb,
+		opts: o,
+		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keel_cache_lookups_total",
+			Help: "Cache lookups by key family and result (hit, miss, error).",
+		}, []string{"family", "result"}),
+		loads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keel_cache_loads_total",
+			Help: "Loads from the source of truth after a miss, by key family.",
+		}, []string{"family"}),
+	}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(c.lookups, c.loads)
+	}
+	return c
+}
+
+// Key names one cached value: a family (for metrics, "user") and the
+// rest of the key ("42").
+type Key struct {
+	Family string
+	ID     string
+}
+
+func (k Key) String() string { return "cache:" + k.Family + ":" + k.ID }
+
+// entry is what is stored: the value, or a mark that the source had
+// none.
+type entry[T any] struct {
+	Value    T    `json:"v,omitempty"`
+	NotFound bool `json:"nf,omitempty"`
+}
+
+// Get returns the value at key, or loads it with load and caches it for
+// about ttl (±10%, so keys filled together do not expire together).
+func Get[T any](ctx context.Context, c *Cache, key Key, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
+	var zero T
+	if e, ok := c.read(ctx, key); ok {
+		var got entry[T]
+		if err := json.Unmarshal(e, &got); err == nil {
+			c.lookups.WithLabelValues(key.Family, "hit").Inc()
+			if got.NotFound {
+				return zero, fmt.Errorf("%s (cached): %w", key, c.opts.NotFound)
+			}
+			return got.Value, nil
+		}
+	}
+
+	// One load per key in this process, whoever else is waiting.
+	v, err, _ := c.group.Do(key.String(), func() (any, error) {
+		c.loads.WithLabelValues(key.Family).Inc()
+		// The load serves every waiter: it must not end with the first
+		// caller's request.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+
+		val, err := load(lctx)
+		switch {
+		case err == nil:
+			c.write(ctx, key, entry[T]{Value: val}, jitter(ttl))
+		case c.opts.NotFound != nil && errors.Is(err, c.opts.NotFound):
+			c.write(ctx, key, entry[T]{NotFound: true}, jitter(c.opts.NotFoundTTL))
+		}
+		return val, err
+	})
+	if err != nil {
+		return zero, err
+	}
+	return v.(T), nil
+}
+
+// read returns the stored bytes at key; ok is false on a miss or an
+// error, which is logged and counted.
+func (c *Cache) read(ctx context.Context, key Key) ([]byte, bool) {
+	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	b, err := c.rdb.Get(rctx, key.String()).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		c.lookups.WithLabelValues(key.Family, "miss").Inc()
+		return nil, false
+	case err != nil:
+		c.fail(ctx, "read", key, err)
+		return nil, false
+	}
+	return b, true
+}
+
+func (c *Cache) write(ctx context.Context, key Key, v any, ttl time.Duration) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.fail(ctx, "encode", key, err)
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	defer cancel()
+	if err := c.rdb.Set(wctx, key.String(), b, ttl).Err(); err != nil {
+		c.fail(ctx, "write", key, err)
+	}
+}
+
+// Delete removes keys, after a write that makes them stale. Call it
+// after the write commits. A failure is logged and counted; the keys
+// then expire with their TTL.
+func (c *Cache) Delete(ctx context.Context, keys ...Key) {
+	if len(keys) == 0 {
+		return
+	}
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.String()
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	defer cancel()
+	if err := c.rdb.Del(dctx, names...).Err(); err != nil {
+		c.fail(ctx, "delete", keys[0], err)
+	}
+}
+
+func (c *Cache) fail(ctx context.Context, op string, key Key, err error) {
+	c.lookups.WithLabelValues(key.Family, "error").Inc()
+	if c.opts.Logger != nil {
+		c.opts.Logger.WarnContext(ctx, "cache unavailable; using the database", "op", op, "key", key.String(), "error", err)
+	}
+}
+
+func jitter(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return time.Minute
+	}
+	spread := int64(ttl) / 5
+	return ttl - time.Duration(spread/2) + time.Duration(rand.Int64N(spread+1)) //nolint:gosec // G404: spreading expiry needs no secrecy.
+}
