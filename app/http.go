@@ -159,9 +159,14 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 			case v.Status >= 500:
 				level = slog.LevelError
 			}
+			uri := v.URI
+			if strings.Contains(v.RoutePath, ":token") {
+				// Secrets travel in these paths; log the route instead.
+				uri = v.RoutePath
+			}
 			attrs := []slog.Attr{
 				slog.String("method", v.Method),
-				slog.String("uri", v.URI),
+				slog.String("uri", uri),
 				slog.String("route", v.RoutePath),
 				slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency),
@@ -218,6 +223,9 @@ func parseForm(next echo.HandlerFunc) echo.HandlerFunc {
 			return &handlers.Error{Status: http.StatusBadRequest, Code: "bad_form",
 				Message: "The form could not be read.", Err: err}
 		}
+		// A form is its body: values in the query string of a POST are
+		// not form values, for handlers or for the CSRF token.
+		r.Form = r.PostForm
 		return next(c)
 	}
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -20,11 +21,14 @@ import (
 //	auth:fam:F:s    set: scs session tokens F has held
 //	auth:rt:H       hash: fam, uid, rotated (unix ms, "" while current)
 //	auth:user:U     set: U's device ids
+//	auth:epoch:U    when U was last signed out everywhere (Redis time, ms)
 //	auth:session:T  the scs session T (written by scs)
 //
 // A session is honoured only while its device record exists, so deleting
 // that one key revokes the device on every server copy at once, even if
-// a request in flight writes its session back afterwards.
+// a request in flight writes its session back afterwards. A sign-in whose
+// password was checked before the user's latest revocation cannot start
+// a device afterwards: Start compares the check's time with the epoch.
 //
 // The scripts below read and write several keys atomically. They build
 // key names themselves, so they need a single Redis, not a cluster.
@@ -58,7 +62,8 @@ const (
 	// Rotated: the token was current and has been replaced.
 	Rotated
 	// Grace: the token was replaced moments ago, by another tab of the
-	// same browser; the device stays signed in without a new token.
+	// same browser; the device stays signed in without a new token. At
+	// most three late arrivals are allowed per token.
 	Grace
 	// Reused: the token was replaced long ago. Someone holds a copy, so
 	// every device of the user has been revoked.
@@ -74,27 +79,50 @@ type Rotation struct {
 	Token string
 }
 
-// Start records a new device for a user and returns it with its first
-// refresh token.
-func (d *Devices) Start(ctx context.Context, userID int64, ip, ua string) (string, string, error) {
+// ErrRevokedSince means the user was signed out everywhere after their
+// credentials were checked: the sign-in must not go through.
+var ErrRevokedSince = errors.New("user revoked since the credentials were checked")
+
+// Now returns Redis's clock in milliseconds: the one clock every server
+// copy shares, for comparing a sign-in with a revocation.
+func (d *Devices) Now(ctx context.Context) (int64, error) {
+	t, err := d.rdb.Time(ctx).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis time: %w", err)
+	}
+	return t.UnixMilli(), nil
+}
+
+var startScript = redis.NewScript(`
+local epoch = tonumber(redis.call('GET', KEYS[4]) or '0')
+if epoch > tonumber(ARGV[2]) then return 0 end
+local now = redis.call('TIME')[1]
+redis.call('HSET', KEYS[1], 'uid', ARGV[1], 'created', now, 'seen', now, 'ip', ARGV[5], 'ua', ARGV[6])
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[3], 'fam', ARGV[7], 'uid', ARGV[1], 'rotated', '')
+for _, k in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do redis.call('EXPIRE', k, ARGV[4]) end
+redis.call('SADD', KEYS[5], ARGV[7])
+return 1
+`)
+
+// Start records a new device for a user whose credentials were checked
+// at checkedAt (from Now) and returns it with its first refresh token.
+// It returns ErrRevokedSince when the user was revoked after checkedAt.
+func (d *Devices) Start(ctx context.Context, userID, checkedAt int64, ip, ua string) (string, string, error) {
 	dev := rand.Text()
 	token := RandomToken()
 	h := hashHex(token)
-	now := time.Now().Unix()
+	fam := "auth:fam:" + dev
 
-	_, err := d.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		fam := "auth:fam:" + dev
-		p.HSet(ctx, fam, "uid", userID, "created", now, "seen", now, "ip", ip, "ua", ua)
-		p.SAdd(ctx, fam+":rt", h)
-		p.HSet(ctx, "auth:rt:"+h, "fam", dev, "uid", userID, "rotated", "")
-		for _, k := range []string{fam, fam + ":rt", "auth:rt:" + h} {
-			p.Expire(ctx, k, d.lifetime)
-		}
-		p.SAdd(ctx, userKey(userID), dev)
-		return nil
-	})
+	ok, err := startScript.Run(ctx, d.rdb,
+		[]string{fam, fam + ":rt", "auth:rt:" + h, epochKey(userID), userKey(userID)},
+		userID, checkedAt, h, int64(d.lifetime.Seconds()), ip, ua, dev,
+	).Int()
 	if err != nil {
 		return "", "", fmt.Errorf("start device: %w", err)
+	}
+	if ok == 0 {
+		return "", "", ErrRevokedSince
 	}
 	return dev, token, nil
 }
@@ -107,7 +135,10 @@ if redis.call('EXISTS', famKey) == 0 then return {'unknown'} end
 local uid = redis.call('HGET', KEYS[1], 'uid')
 local rotated = redis.call('HGET', KEYS[1], 'rotated')
 if rotated and rotated ~= '' then
-	if tonumber(ARGV[1]) - tonumber(rotated) <= tonumber(ARGV[2]) then
+	-- A few tabs of one browser may arrive late; more, or later, means a
+	-- copy of the token is in other hands.
+	local late = redis.call('HINCRBY', KEYS[1], 'late', 1)
+	if tonumber(ARGV[1]) - tonumber(rotated) <= tonumber(ARGV[2]) and late <= 3 then
 		return {'grace', fam, uid}
 	end
 	return {'reused', fam, uid}
@@ -251,7 +282,10 @@ var (
 	revokeDeviceScript = redis.NewScript(revokeLua + `return revoke(ARGV)`)
 	// The user's set is read inside the script, so a device started
 	// while it runs cannot slip through.
-	revokeUserScript = redis.NewScript(revokeLua + `return revoke(redis.call('SMEMBERS', KEYS[1]))`)
+	revokeUserScript = redis.NewScript(revokeLua + `
+local t = redis.call('TIME')
+redis.call('SET', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000))
+return revoke(redis.call('SMEMBERS', KEYS[1]))`)
 )
 
 // Revoke signs a device out: its record, refresh tokens and sessions
@@ -268,13 +302,16 @@ func (d *Devices) Revoke(ctx context.Context, dev string) error {
 
 // RevokeUser signs a user out of every device.
 func (d *Devices) RevokeUser(ctx context.Context, userID int64) error {
-	if err := revokeUserScript.Run(ctx, d.rdb, []string{userKey(userID)}).Err(); err != nil {
+	keys := []string{userKey(userID), epochKey(userID)}
+	if err := revokeUserScript.Run(ctx, d.rdb, keys).Err(); err != nil {
 		return fmt.Errorf("revoke devices of user %d: %w", userID, err)
 	}
 	return nil
 }
 
 func userKey(id int64) string { return "auth:user:" + strconv.FormatInt(id, 10) }
+
+func epochKey(id int64) string { return "auth:epoch:" + strconv.FormatInt(id, 10) }
 
 func unixField(s string) time.Time {
 	n, _ := strconv.ParseInt(s, 10, 64)

@@ -257,11 +257,26 @@ func (s *Sessions) startSession(ctx context.Context, uid int64, dev string) erro
 	return nil
 }
 
+// Clock returns the shared clock (Redis time, ms). Read it before
+// checking a password, and pass the reading to SignIn.
+func (s *Sessions) Clock(ctx context.Context) (int64, error) {
+	t, err := s.devices.Now(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return t, nil
+}
+
 // SignIn signs u in on this browser: a new device, a new session token
-// and a refresh token cookie.
-func (s *Sessions) SignIn(c echo.Context, u store.User) error {
+// and a refresh token cookie. checkedAt is the Clock reading taken
+// before u's credentials were checked; if u was signed out everywhere
+// since, SignIn returns ErrRevokedSince and signs nobody in.
+func (s *Sessions) SignIn(c echo.Context, u store.User, checkedAt int64) error {
 	ctx := c.Request().Context()
-	dev, token, err := s.devices.Start(ctx, u.ID, c.RealIP(), c.Request().UserAgent())
+	dev, token, err := s.devices.Start(ctx, u.ID, checkedAt, c.RealIP(), c.Request().UserAgent())
+	if errors.Is(err, ErrRevokedSince) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -64,7 +64,7 @@ type Config struct {
 	SessionIdleTimeout time.Duration `env:"KEEL_SESSION_IDLE_TIMEOUT" envDefault:"15m" help:"a staff session ends after this long without a request"`
 	SessionLifetime    time.Duration `env:"KEEL_SESSION_LIFETIME" envDefault:"12h" help:"a staff session ends this long after it began, whatever its use"`
 	RefreshLifetime    time.Duration `env:"KEEL_REFRESH_LIFETIME" envDefault:"168h" help:"a refresh token renews sessions for this long after it is issued"`
-	RefreshGrace       time.Duration `env:"KEEL_REFRESH_GRACE" envDefault:"30s" help:"an already-rotated refresh token is accepted this long, for tabs refreshing together"`
+	RefreshGrace       time.Duration `env:"KEEL_REFRESH_GRACE" envDefault:"10s" help:"an already-rotated refresh token is accepted this long (at most three times), for tabs refreshing together"`
 	Argon2Memory       uint32        `env:"KEEL_ARGON2_MEMORY_KB" envDefault:"19456" help:"argon2id memory per password hash, in KiB"`
 	Argon2Iterations   uint32        `env:"KEEL_ARGON2_ITERATIONS" envDefault:"2" help:"argon2id passes per password hash"`
 	SignInAccountLimit int           `env:"KEEL_SIGNIN_ACCOUNT_LIMIT" envDefault:"10" help:"sign-in attempts one account may receive per 15 minutes"`

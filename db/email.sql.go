@@ -10,9 +10,9 @@ import (
 )
 
 const emailCreate = `-- name: EmailCreate :one
-INSERT INTO emails (dedupe_key, kind, recipient, subject, body_text, body_html)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, dedupe_key, kind, recipient, subject, body_text, body_html, status, attempts, last_error, created_at, sent_at
+INSERT INTO emails (dedupe_key, kind, recipient, subject, body_text, body_html, sensitive)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, dedupe_key, kind, recipient, subject, body_text, body_html, status, attempts, last_error, created_at, sent_at, sensitive
 `
 
 type EmailCreateParams struct {
@@ -22,6 +22,7 @@ type EmailCreateParams struct {
 	Subject   string
 	BodyText  string
 	BodyHtml  string
+	Sensitive bool
 }
 
 func (q *Queries) EmailCreate(ctx context.Context, arg EmailCreateParams) (Email, error) {
@@ -32,6 +33,7 @@ func (q *Queries) EmailCreate(ctx context.Context, arg EmailCreateParams) (Email
 		arg.Subject,
 		arg.BodyText,
 		arg.BodyHtml,
+		arg.Sensitive,
 	)
 	var i Email
 	err := row.Scan(
@@ -47,12 +49,13 @@ func (q *Queries) EmailCreate(ctx context.Context, arg EmailCreateParams) (Email
 		&i.LastError,
 		&i.CreatedAt,
 		&i.SentAt,
+		&i.Sensitive,
 	)
 	return i, err
 }
 
 const emailGetByID = `-- name: EmailGetByID :one
-SELECT id, dedupe_key, kind, recipient, subject, body_text, body_html, status, attempts, last_error, created_at, sent_at FROM emails WHERE id = $1
+SELECT id, dedupe_key, kind, recipient, subject, body_text, body_html, status, attempts, last_error, created_at, sent_at, sensitive FROM emails WHERE id = $1
 `
 
 func (q *Queries) EmailGetByID(ctx context.Context, id int64) (Email, error) {
@@ -71,12 +74,13 @@ func (q *Queries) EmailGetByID(ctx context.Context, id int64) (Email, error) {
 		&i.LastError,
 		&i.CreatedAt,
 		&i.SentAt,
+		&i.Sensitive,
 	)
 	return i, err
 }
 
 const emailGetForSend = `-- name: EmailGetForSend :one
-SELECT id, dedupe_key, kind, recipient, subject, body_text, body_html, status, attempts, last_error, created_at, sent_at FROM emails WHERE id = $1 FOR UPDATE
+SELECT id, dedupe_key, kind, recipient, subject, body_text, body_html, status, attempts, last_error, created_at, sent_at, sensitive FROM emails WHERE id = $1 FOR UPDATE
 `
 
 // Locks the row so two workers holding the same job cannot both send it.
@@ -96,12 +100,13 @@ func (q *Queries) EmailGetForSend(ctx context.Context, id int64) (Email, error) 
 		&i.LastError,
 		&i.CreatedAt,
 		&i.SentAt,
+		&i.Sensitive,
 	)
 	return i, err
 }
 
 const emailListByRecipient = `-- name: EmailListByRecipient :many
-SELECT id, dedupe_key, kind, recipient, subject, body_text, body_html, status, attempts, last_error, created_at, sent_at FROM emails WHERE recipient = $1 ORDER BY id DESC LIMIT $2
+SELECT id, dedupe_key, kind, recipient, subject, body_text, body_html, status, attempts, last_error, created_at, sent_at, sensitive FROM emails WHERE recipient = $1 ORDER BY id DESC LIMIT $2
 `
 
 type EmailListByRecipientParams struct {
@@ -131,6 +136,7 @@ func (q *Queries) EmailListByRecipient(ctx context.Context, arg EmailListByRecip
 			&i.LastError,
 			&i.CreatedAt,
 			&i.SentAt,
+			&i.Sensitive,
 		); err != nil {
 			return nil, err
 		}
@@ -160,7 +166,9 @@ func (q *Queries) EmailMarkFailed(ctx context.Context, arg EmailMarkFailedParams
 
 const emailMarkSent = `-- name: EmailMarkSent :exec
 UPDATE emails
-SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = ''
+SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = '',
+    body_text = CASE WHEN sensitive THEN '(removed after sending: it held a password link)' ELSE body_text END,
+    body_html = CASE WHEN sensitive THEN '' ELSE body_html END
 WHERE id = $1
 `
 

@@ -33,6 +33,7 @@ type Email struct {
 	LastError string
 	CreatedAt time.Time
 	SentAt    *time.Time
+	Sensitive bool
 }
 
 type Lead struct {

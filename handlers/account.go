@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"keel/ratelimit"
+
 	"github.com/labstack/echo/v4"
 
 	"keel/auth"
@@ -108,8 +110,19 @@ func (h *Handlers) deviceRows(c echo.Context, userID int64, revokeURL func(strin
 func (h *Handlers) accountPasswordUpdate(c echo.Context) error {
 	ctx := c.Request().Context()
 	u, _ := auth.CurrentUser(c)
+	a := actor(c)
 
+	// Guessing the current password from a stolen session meets the
+	// same limits as guessing it at sign-in.
+	refused, err := h.throttleSignIn(c, a, ratelimit.ClientKey(c.RealIP()), strings.ToLower(u.Email))
+	if err != nil {
+		return err
+	}
+	if refused != "" {
+		return h.renderAccount(c, http.StatusTooManyRequests, refused, "")
+	}
 	if !h.Hasher.Check(postValue(c, "current"), u.PasswordHash) {
+		h.auditSignInFailure(c, a, "wrong_current_password")
 		return h.renderAccount(c, http.StatusUnprocessableEntity, "This is not your current password.", "")
 	}
 	password, problem := newPassword(c, u.Email)
@@ -121,14 +134,20 @@ func (h *Handlers) accountPasswordUpdate(c echo.Context) error {
 		return err
 	}
 
-	if err := h.Store.UserSetPassword(ctx, actor(c), u.ID, hash); err != nil {
+	if err := h.Store.UserSetPassword(ctx, a, u.ID, hash); err != nil {
 		return err
 	}
 	if err := h.Sessions.RevokeUser(ctx, u.ID); err != nil {
 		return err
 	}
+	// This browser proved the new password just now: it signs in again
+	// after the revocation.
+	checkedAt, err := h.Sessions.Clock(ctx)
+	if err != nil {
+		return err
+	}
 	u.PasswordHash = hash
-	if err := h.Sessions.SignIn(c, u); err != nil {
+	if err := h.Sessions.SignIn(c, u, checkedAt); err != nil {
 		return err
 	}
 	h.Sessions.Flash(c, "Your password is changed. Every other browser is signed out.")

@@ -45,24 +45,27 @@ func (h *Handlers) signInCreate(c echo.Context) error {
 	next := localPath(postValue(c, "next"))
 	attempt := store.Actor{Email: truncate(email, 254), IP: c.RealIP()}
 
-	for _, limit := range []struct {
-		rule ratelimit.Rule
-		key  string
-	}{
-		{h.SignInIPRule, ratelimit.ClientKey(c.RealIP())},
-		{h.SignInAccountRule, strings.ToLower(email)},
-	} {
-		d, err := h.Limiter.Allow(ctx, limit.rule, limit.key)
+	if badText(email, false) || len(email) > 254 {
+		// Not an address anyone has: refused like an unknown email, and
+		// kept out of the database and the log as typed.
+		h.Hasher.CheckNobody(password)
+		attempt.Email = "(not an email address)"
+		h.auditSignInFailure(c, attempt, "invalid_email")
+		return h.signInRefused(c, http.StatusUnauthorized, "", next, signInFailed)
+	}
+
+	if refused, err := h.throttleSignIn(c, attempt, ratelimit.ClientKey(c.RealIP()), strings.ToLower(email)); err != nil || refused != "" {
 		if err != nil {
-			return fmt.Errorf("%w: %w", auth.ErrUnavailable, err)
+			return err
 		}
-		if !d.Allowed {
-			minutes := int(math.Ceil(d.RetryAfter.Minutes()))
-			c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(d.RetryAfter.Seconds()))))
-			h.auditSignInFailure(c, attempt, "throttled:"+limit.rule.Name)
-			msg := fmt.Sprintf("Too many sign-in attempts. Try again in %d minute(s).", minutes)
-			return h.signInRefused(c, http.StatusTooManyRequests, email, next, msg)
-		}
+		return h.signInRefused(c, http.StatusTooManyRequests, email, next, refused)
+	}
+
+	// The shared clock, read before the password is checked: a
+	// revocation that lands while the check runs wins over it.
+	checkedAt, err := h.Sessions.Clock(ctx)
+	if err != nil {
+		return err
 	}
 
 	u, err := h.Store.UserGetByEmail(ctx, email)
@@ -85,7 +88,10 @@ func (h *Handlers) signInCreate(c echo.Context) error {
 		return h.signInRefused(c, http.StatusUnauthorized, email, next, signInFailed)
 	}
 
-	if err := h.Sessions.SignIn(c, u); err != nil {
+	if err := h.Sessions.SignIn(c, u, checkedAt); errors.Is(err, auth.ErrRevokedSince) {
+		h.auditSignInFailure(c, attempt, "revoked_during_sign_in")
+		return h.signInRefused(c, http.StatusUnauthorized, email, next, signInFailed)
+	} else if err != nil {
 		return err
 	}
 	if err := h.Store.UserTouchSignIn(ctx, u.ID); err != nil {
@@ -97,6 +103,38 @@ func (h *Handlers) signInCreate(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, h.afterSignIn(next))
+}
+
+// throttleSignIn counts a password attempt against the per-IP and the
+// per-account limits. It returns the message for a refused attempt, or
+// "". A refusal is audited at most once per limit period and key, so a
+// flood of attempts cannot flood the append-only log.
+func (h *Handlers) throttleSignIn(c echo.Context, a store.Actor, ipKey, accountKey string) (string, error) {
+	ctx := c.Request().Context()
+	for _, limit := range []struct {
+		rule ratelimit.Rule
+		key  string
+	}{
+		{h.SignInIPRule, ipKey},
+		{h.SignInAccountRule, accountKey},
+	} {
+		d, err := h.Limiter.Allow(ctx, limit.rule, limit.key)
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", auth.ErrUnavailable, err)
+		}
+		if d.Allowed {
+			continue
+		}
+
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(d.RetryAfter.Seconds()))))
+		once := ratelimit.Rule{Name: "audit-" + limit.rule.Name, Count: 1, Period: limit.rule.Period}
+		if first, err := h.Limiter.Allow(ctx, once, limit.key); err == nil && first.Allowed {
+			h.auditSignInFailure(c, a, "throttled:"+limit.rule.Name)
+		}
+		minutes := int(math.Ceil(d.RetryAfter.Minutes()))
+		return fmt.Sprintf("Too many sign-in attempts. Try again in %d minute(s).", minutes), nil
+	}
+	return "", nil
 }
 
 func (h *Handlers) auditSignInFailure(c echo.Context, a store.Actor, reason string) {

@@ -239,6 +239,7 @@ func (h *Handlers) sendPasswordLink(c echo.Context, u store.User, welcome bool) 
 		Subject:   content.Subject,
 		Text:      content.Text,
 		HTML:      content.HTML,
+		Sensitive: true,
 	}
 	return h.Store.PasswordResetCreate(c.Request().Context(), actor(c), u, auth.HashToken(token), expires, email)
 }

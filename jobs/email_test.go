@@ -113,3 +113,27 @@ func TestSendEmailSMTPDown(t *testing.T) {
 	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
 	require.Len(t, testenv.MailTo(t, addr, 5*time.Second), 1)
 }
+
+// A sensitive email (a password link) keeps its body only until sent.
+func TestSendEmailErasesSensitiveBody(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, tx, w := setup(t, testenv.Getenv("KEEL_SMTP_ADDR"))
+	addr := testenv.Unique("secret") + "@example.com"
+	var id int64
+	err := tx.QueryRow(ctx, `INSERT INTO emails (dedupe_key, kind, recipient, subject, body_text, body_html, sensitive)
+		VALUES ($1, 'password_link', $2, 'Your link', 'open /password/reset/SECRET', '<a>SECRET</a>', true)
+		RETURNING id`, "test:"+addr, addr).Scan(&id)
+	require.NoError(t, err)
+
+	_, err = w.Work(ctx, t, tx, jobs.SendEmailArgs{EmailID: id}, nil)
+	require.NoError(t, err)
+	msgs := testenv.MailTo(t, addr, 5*time.Second)
+	require.Len(t, msgs, 1)
+	require.Contains(t, msgs[0].Text, "SECRET", "the recipient got the link")
+
+	got, err := s.EmailGetByID(ctx, id)
+	require.NoError(t, err)
+	require.NotContains(t, got.Text, "SECRET")
+	require.Empty(t, got.HTML)
+}

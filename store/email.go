@@ -28,6 +28,8 @@ type OutgoingEmail struct {
 	Subject   string
 	Text      string
 	HTML      string
+	// Sensitive bodies (a password link) are erased once sent.
+	Sensitive bool
 }
 
 // Email is the record of one message Keel sends.
@@ -55,6 +57,7 @@ func (s *Store) queueEmail(ctx context.Context, tx pgx.Tx, q *db.Queries, e Outg
 		Subject:   e.Subject,
 		BodyText:  e.Text,
 		BodyHtml:  e.HTML,
+		Sensitive: e.Sensitive,
 	})
 	if err != nil {
 		return fmt.Errorf("insert email %s: %w", e.DedupeKey, err)

@@ -51,7 +51,11 @@ func (s *Store) PasswordResetCheck(ctx context.Context, tokenHash []byte) (User,
 	if r.UsedAt != nil || time.Now().After(r.ExpiresAt) {
 		return User{}, ErrResetInvalid
 	}
-	return s.UserGetByID(ctx, r.UserID)
+	u, err := s.UserGetByID(ctx, r.UserID)
+	if err == nil && !u.Active() {
+		return User{}, ErrResetInvalid
+	}
+	return u, err
 }
 
 // PasswordResetUse sets a new password through a reset link, once: the
@@ -76,6 +80,9 @@ func (s *Store) PasswordResetUse(ctx context.Context, tokenHash []byte, hash, ip
 			return fmt.Errorf("get user %d: %w", r.UserID, err)
 		}
 		u = userFromRow(row)
+		if !u.Active() {
+			return ErrResetInvalid
+		}
 		if err := q.UserUpdatePassword(ctx, db.UserUpdatePasswordParams{ID: u.ID, PasswordHash: hash}); err != nil {
 			return fmt.Errorf("update password: %w", err)
 		}

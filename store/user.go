@@ -153,6 +153,10 @@ func (s *Store) UserSetStatus(ctx context.Context, actor Actor, id int64, status
 		action := "user.enabled"
 		if status == UserDisabled {
 			action = "user.disabled"
+			// A disabled user's open password links die with the access.
+			if err := q.PasswordResetExpireForUser(ctx, id); err != nil {
+				return fmt.Errorf("retire reset links: %w", err)
+			}
 		}
 		return audit(ctx, q, actor, action, u, nil)
 	})

@@ -1,6 +1,6 @@
 -- name: EmailCreate :one
-INSERT INTO emails (dedupe_key, kind, recipient, subject, body_text, body_html)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO emails (dedupe_key, kind, recipient, subject, body_text, body_html, sensitive)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING *;
 
 -- name: EmailGetByID :one
@@ -12,7 +12,9 @@ SELECT * FROM emails WHERE id = $1 FOR UPDATE;
 
 -- name: EmailMarkSent :exec
 UPDATE emails
-SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = ''
+SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = '',
+    body_text = CASE WHEN sensitive THEN '(removed after sending: it held a password link)' ELSE body_text END,
+    body_html = CASE WHEN sensitive THEN '' ELSE body_html END
 WHERE id = $1;
 
 -- name: EmailMarkFailed :exec
