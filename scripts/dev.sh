@@ -19,7 +19,7 @@ set +a
 
 mkdir -p .tools
 go build -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o .tools/keel .
-.tools/keel migrate 2>&1 | grep -v -e 'migration applied' -e 'Applied migration' || true
+.tools/keel migrate 2>&1 | grep -v -e 'migration applied' -e 'Applied migration' -e 'No migrations to apply' || true
 .tools/keel bucket
 .tools/keel seed
 

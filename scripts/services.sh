@@ -3,7 +3,8 @@
 # data under .data/<profile>:
 #
 #   scripts/services.sh start|stop|status dev|test
-#   scripts/services.sh env dev|test     print the KEEL_* settings
+#   scripts/services.sh env dev|test     print export lines for the KEEL_*
+#                                        settings: source <(... env dev)
 #
 # PostgreSQL, Redis, versitygw (S3 API) and mailpit (SMTP catcher). The
 # dev and test profiles use different ports and folders, so tests never
@@ -35,15 +36,15 @@ s3_secret=keel-local-secret
 
 print_env() {
 	cat <<ENV
-KEEL_ADDR=127.0.0.1:$app_port
-KEEL_BASE_URL=http://127.0.0.1:$app_port
-KEEL_DATABASE_URL=postgres://keel@127.0.0.1:$pg_port/keel?sslmode=disable
-KEEL_REDIS_URL=redis://127.0.0.1:$redis_port/0
-KEEL_S3_ENDPOINT=http://127.0.0.1:$s3_port
-KEEL_S3_ACCESS_KEY=$s3_access
-KEEL_S3_SECRET_KEY=$s3_secret
-KEEL_SMTP_ADDR=127.0.0.1:$smtp_port
-KEEL_MAILPIT_URL=http://127.0.0.1:$mailpit_port
+export KEEL_ADDR=127.0.0.1:$app_port
+export KEEL_BASE_URL=http://127.0.0.1:$app_port
+export KEEL_DATABASE_URL=postgres://keel@127.0.0.1:$pg_port/keel?sslmode=disable
+export KEEL_REDIS_URL=redis://127.0.0.1:$redis_port/0
+export KEEL_S3_ENDPOINT=http://127.0.0.1:$s3_port
+export KEEL_S3_ACCESS_KEY=$s3_access
+export KEEL_S3_SECRET_KEY=$s3_secret
+export KEEL_SMTP_ADDR=127.0.0.1:$smtp_port
+export KEEL_MAILPIT_URL=http://127.0.0.1:$mailpit_port
 ENV
 }
 

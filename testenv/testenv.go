@@ -174,3 +174,14 @@ var seq = func() *atomic.Int64 {
 	n.Store(time.Now().UnixNano() % 1e9)
 	return &n
 }()
+
+// BenchDatabaseURL returns the database `make bench` prepares with a
+// million leads, or fails the benchmark with a hint.
+func BenchDatabaseURL(b *testing.B) string {
+	b.Helper()
+	u := os.Getenv("KEEL_BENCH_DATABASE_URL")
+	if u == "" {
+		b.Fatal("KEEL_BENCH_DATABASE_URL is not set; run the benchmarks with make bench")
+	}
+	return u
+}
