@@ -18,6 +18,7 @@ import (
 
 	"keel/app"
 	"keel/auth"
+	"keel/store"
 	"keel/testenv"
 )
 
@@ -281,4 +282,61 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, html, "auth.sign_in", "Back shows no private content")
 	require.NotContains(t, html, "admin-main")
+}
+
+// Staff work a lead: the dashboard, the list filtered through htmx (the
+// URL follows), the lead's page, a status change and a note.
+func TestBrowserLeadPipeline(t *testing.T) {
+	t.Parallel()
+	a := testenv.NewApp(t, app.Options{Conn: testenv.Pool(t)})
+	base := testenv.Serve(t, a)
+	u := testenv.CreateUser(t, a, auth.RoleAdmin)
+	tag := testenv.Unique("browserco")
+	l, err := a.Store.LeadCreate(context.Background(), store.Actor{ID: u.ID, Email: u.Email}, store.ContactRequest{
+		Name: "Browser Lead", Email: tag + "@example.com", Company: tag, Message: "Please call back.",
+	}, nil)
+	require.NoError(t, err)
+	ctx := browser(t)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.SendKeys(chromedp.CSS("#signin-email"), u.Email),
+		chromedp.SendKeys(chromedp.CSS("#signin-password"), testenv.TestPassword),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#pipeline-title")),
+	))
+	checkA11y(t, ctx)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/leads?q="+tag),
+		chromedp.WaitVisible(chromedp.CSS("#lead-results table")),
+	))
+	checkA11y(t, ctx)
+	require.Contains(t, text(t, ctx, "#lead-results"), "Browser Lead")
+
+	// Choosing a status filters in place, and the URL follows.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#lead-status"), "WON"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#lead-status").dispatchEvent(new Event("change", {bubbles: true}))`),
+		chromedp.WaitVisible(chromedp.CSS("#lead-results .empty")),
+	))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Contains(t, loc, "status=WON")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/leads/"+strconv.FormatInt(l.ID, 10)),
+		chromedp.WaitVisible(chromedp.CSS("#lead-status-set")),
+	))
+	checkA11y(t, ctx)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#lead-status-set"), "QUALIFIED"),
+		chromedp.Click(chromedp.CSS(`#lead-status-set ~ button, form[action$="/status"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".facts .status-QUALIFIED")),
+		chromedp.SendKeys(chromedp.CSS("#lead-note"), "Qualified on the phone."),
+		chromedp.Click(chromedp.CSS(`form[action$="/notes"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".note-body")),
+	))
+	require.Contains(t, text(t, ctx, ".timeline"), "changed the status from NEW to QUALIFIED")
+	require.Equal(t, "Qualified on the phone.", text(t, ctx, ".note-body"))
 }

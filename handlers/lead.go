@@ -125,6 +125,7 @@ func (h *Handlers) leadIndex(c echo.Context) error {
 
 	lq, problem := parseLeadQuery(c.QueryParams(), viewer, owners)
 	v := h.leadsView(c, lq, owners)
+	v.CanWrite = auth.Role(viewer.Role).Can("leads:write")
 	status := http.StatusOK
 	if problem != nil {
 		v.Error = "The list cannot be shown: " + problem.Error() + "."

@@ -44,7 +44,7 @@ func newLeads(t *testing.T, a *app.App, actor store.User, specs ...string) leadS
 
 func names(d *goquery.Document) []string {
 	var out []string
-	d.Find("#lead-results tbody tr td:nth-child(2) a").Each(func(_ int, s *goquery.Selection) {
+	d.Find("#lead-results tbody tr td a").Each(func(_ int, s *goquery.Selection) {
 		out = append(out, s.Text())
 	})
 	return out
@@ -178,6 +178,9 @@ func TestLeadDetailChanges(t *testing.T) {
 	support, _ := signedIn(t, a, auth.RoleSupport)
 	d = doc(t, support.Get(base))
 	require.Equal(t, 0, d.Find("#lead-status-set, #lead-owner-set, #lead-note").Length())
+	d = doc(t, support.Get("/admin/leads?q="+url.QueryEscape(l.Email)))
+	require.Equal(t, 1, d.Find("#lead-results tbody tr").Length())
+	require.Equal(t, 0, d.Find(`#lead-results input[type="checkbox"], .bulk`).Length())
 }
 
 // A bulk change applies to every selected lead, or to none.
