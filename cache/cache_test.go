@@ -56,7 +56,7 @@ func TestGetLoadsOnceThenHits(t *testing.T) {
 		require.Equal(t, thing{"a", 1}, v)
 	}
 	require.Equal(t, int32(1), loads.Load())
-	require.InDelta(t, 2, counter(t, reg, "keel_cache_lookups_total", "hit"), 0)
+	require.InDelta(t, 2, testenv.Counter(t, reg, "keel_cache_lookups_total", "result", "hit"), 0)
 
 	// Delete makes the next Get load again.
 	c.Delete(context.Background(), k)
@@ -166,27 +166,7 @@ func TestGetWithoutRedis(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, 7, v)
 			}
-			require.GreaterOrEqual(t, counter(t, reg, "keel_cache_lookups_total", "error"), 3.0)
+			require.GreaterOrEqual(t, testenv.Counter(t, reg, "keel_cache_lookups_total", "result", "error"), 3.0)
 		})
 	}
-}
-
-func counter(t *testing.T, reg *prometheus.Registry, name, result string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	total := 0.0
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == result {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
 }

@@ -131,7 +131,9 @@ func BenchmarkDashboardCache(b *testing.B) {
 	}
 
 	// The stampede: the key expires, 200 requests arrive together.
-	loads := func() float64 { return counterValue(b, a, "keel_cache_loads_total", "family", "dashboard") }
+	loads := func() float64 {
+		return testenv.Counter(b, a.Metrics.Registry, "keel_cache_loads_total", "family", "dashboard")
+	}
 	_, err = a.Store.LeadSetStatus(ctx, store.Actor{}, 1, store.LeadContacted) // invalidates
 	if err != nil {
 		_, err = a.Store.LeadSetStatus(ctx, store.Actor{}, 1, store.LeadNew)
@@ -215,26 +217,4 @@ func BenchmarkRedisDownUnderLoad(b *testing.B) {
 	b.ReportMetric(percentile(down, 0.99), "down-p99-ms")
 	b.ReportMetric(percentile(up, 0.99), "up-p99-ms")
 	b.ReportMetric(percentile(down, 0.99)/percentile(up, 0.99), "ratio")
-}
-
-// counterValue sums the counter name in a's registry over the series
-// whose label has the given value.
-func counterValue(tb testing.TB, a *app.App, name, label, value string) float64 {
-	tb.Helper()
-	families, err := a.Metrics.Registry.Gather()
-	require.NoError(tb, err)
-	total := 0.0
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
 }

@@ -116,14 +116,11 @@ func (lq leadQuery) values() url.Values {
 // URL says, so a list can be shared and Back works. htmx gets the
 // results fragment only.
 func (h *Handlers) leadIndex(c echo.Context) error {
-	ctx := c.Request().Context()
 	viewer, _ := auth.CurrentUser(c)
-	owners, err := h.Store.UserListActive(ctx, 500)
+	lq, owners, problem, err := h.leadQueryOf(c)
 	if err != nil {
 		return err
 	}
-
-	lq, problem := parseLeadQuery(c.QueryParams(), viewer, owners)
 	v := h.leadsView(c, lq, owners)
 	v.CanWrite = auth.Role(viewer.Role).Can("leads:write")
 	status := http.StatusOK
@@ -142,6 +139,19 @@ func (h *Handlers) leadIndex(c echo.Context) error {
 		return render(c, status, views.LeadResults(v))
 	}
 	return render(c, status, views.LeadsPage(h.adminPage(c, "Leads", "lead.index"), v))
+}
+
+// leadQueryOf reads the list's query for the signed-in viewer, with
+// the staff who may own leads (to check and show owners). problem is
+// what is wrong with the query; err is a failure to answer at all.
+func (h *Handlers) leadQueryOf(c echo.Context) (lq leadQuery, owners []store.User, problem, err error) {
+	viewer, _ := auth.CurrentUser(c)
+	owners, err = h.Store.UserListActive(c.Request().Context(), 500)
+	if err != nil {
+		return lq, nil, nil, err
+	}
+	lq, problem = parseLeadQuery(c.QueryParams(), viewer, owners)
+	return lq, owners, problem, nil
 }
 
 func (h *Handlers) leadRows(c echo.Context, lq leadQuery, owners []store.User) ([]views.LeadRow, string, error) {

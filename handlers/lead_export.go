@@ -9,7 +9,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"keel/auth"
 	"keel/store"
 )
 
@@ -21,12 +20,10 @@ const maxExportLeads = 100_000
 // replica when one is configured, and is audited with its filter.
 func (h *Handlers) leadExport(c echo.Context) error {
 	ctx := c.Request().Context()
-	viewer, _ := auth.CurrentUser(c)
-	owners, err := h.Store.UserListActive(ctx, 500)
+	lq, owners, problem, err := h.leadQueryOf(c)
 	if err != nil {
 		return err
 	}
-	lq, problem := parseLeadQuery(c.QueryParams(), viewer, owners)
 	if problem != nil {
 		return &Error{Status: http.StatusBadRequest, Code: "bad_filter", Message: "The export cannot run: " + problem.Error() + "."}
 	}
