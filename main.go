@@ -139,7 +139,10 @@ func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, args []st
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	leads := fs.Int("leads", 0, "also load this many generated leads")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	if *leads < 0 || *leads > 10_000_000 {

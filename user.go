@@ -30,7 +30,10 @@ func userCommand(ctx context.Context, cfg config.Config, logger *slog.Logger, ar
 	role := fs.String("role", "", "role (required)")
 	name := fs.String("name", "", "display name (default: the part of the email before @)")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("user create: %w", err)
 	}
 

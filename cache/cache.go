@@ -5,7 +5,14 @@
 //
 // Redis is an accelerator here, never a dependency: when it errors or is
 // slower than the timeout, Get loads from the source, logs a warning and
-// counts the error; no request fails because of the cache.
+// counts the error; no request fails because of the cache. After a run
+// of failures the cache stops asking Redis for a few seconds, so a slow
+// Redis does not add its timeout to every request.
+//
+// A write and a load can cross: the load reads the old data, the write
+// deletes the key, the load then stores the old data. Each key has a
+// generation, bumped by Delete; a load stores its value only if the
+// generation it started under still stands.
 package cache
 
 import (
@@ -15,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +50,11 @@ type Cache struct {
 	opts  Options
 	group singleflight.Group
 
+	// failures counts Redis errors in a row; past breakerAfter, calls
+	// are skipped until openUntil (unix nanoseconds).
+	failures  atomic.Int64
+	openUntil atomic.Int64
+
 	lookups *prometheus.CounterVec
 	loads   *prometheus.CounterVec
 }
@@ -53,7 +66,7 @@ func New(rdb *redis.Client, o Options) *Cache {
 		opts: o,
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keel_cache_lookups_total",
-			Help: "Cache lookups by key family and result (hit, miss, error).",
+			Help: "Cache lookups by key family and result (hit, miss, error, skipped while Redis is failing).",
 		}, []string{"family", "result"}),
 		loads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keel_cache_loads_total",
@@ -74,6 +87,13 @@ type Key struct {
 }
 
 func (k Key) String() string { return "cache:" + k.Family + ":" + k.ID }
+
+func (k Key) gen() string { return k.String() + ":gen" }
+
+const (
+	breakerAfter = 5
+	breakerFor   = 2 * time.Second
+)
 
 // entry is what is stored: the value, or a mark that the source had
 // none.
@@ -100,6 +120,7 @@ func Get[T any](ctx context.Context, c *Cache, key Key, ttl time.Duration, load 
 	// One load per key in this process, whoever else is waiting.
 	v, err, _ := c.group.Do(key.String(), func() (any, error) {
 		c.loads.WithLabelValues(key.Family).Inc()
+		gen, genOK := c.generation(ctx, key)
 		// The load serves every waiter: it must not end with the first
 		// caller's request.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -107,10 +128,11 @@ func Get[T any](ctx context.Context, c *Cache, key Key, ttl time.Duration, load 
 
 		val, err := load(lctx)
 		switch {
+		case !genOK:
 		case err == nil:
-			c.write(ctx, key, entry[T]{Value: val}, jitter(ttl))
+			c.write(ctx, key, gen, entry[T]{Value: val}, jitter(ttl))
 		case c.opts.NotFound != nil && errors.Is(err, c.opts.NotFound):
-			c.write(ctx, key, entry[T]{NotFound: true}, jitter(c.opts.NotFoundTTL))
+			c.write(ctx, key, gen, entry[T]{NotFound: true}, jitter(c.opts.NotFoundTTL))
 		}
 		return val, err
 	})
@@ -123,21 +145,54 @@ func Get[T any](ctx context.Context, c *Cache, key Key, ttl time.Duration, load 
 // read returns the stored bytes at key; ok is false on a miss or an
 // error, which is logged and counted.
 func (c *Cache) read(ctx context.Context, key Key) ([]byte, bool) {
+	if c.open() {
+		c.lookups.WithLabelValues(key.Family, "skipped").Inc()
+		return nil, false
+	}
 	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	b, err := c.rdb.Get(rctx, key.String()).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
+		c.ok()
 		c.lookups.WithLabelValues(key.Family, "miss").Inc()
 		return nil, false
 	case err != nil:
 		c.fail(ctx, "read", key, err)
 		return nil, false
 	}
+	c.ok()
 	return b, true
 }
 
-func (c *Cache) write(ctx context.Context, key Key, v any, ttl time.Duration) {
+// generation returns the key's generation before a load; ok is false
+// when it cannot be read, and then the load's value is not stored.
+func (c *Cache) generation(ctx context.Context, key Key) (string, bool) {
+	if c.open() {
+		return "", false
+	}
+	gctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	g, err := c.rdb.Get(gctx, key.gen()).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "0", true
+	case err != nil:
+		c.fail(ctx, "generation", key, err)
+		return "", false
+	}
+	return g, true
+}
+
+// storeIfCurrent stores a loaded value unless the key was invalidated
+// while it loaded.
+var storeIfCurrent = redis.NewScript(`
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`)
+
+func (c *Cache) write(ctx context.Context, key Key, gen string, v any, ttl time.Duration) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		c.fail(ctx, "encode", key, err)
@@ -145,10 +200,17 @@ func (c *Cache) write(ctx context.Context, key Key, v any, ttl time.Duration) {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
 	defer cancel()
-	if err := c.rdb.Set(wctx, key.String(), b, ttl).Err(); err != nil {
+	err = storeIfCurrent.Run(wctx, c.rdb, []string{key.String(), key.gen()}, gen, b, ttl.Milliseconds()).Err()
+	if err != nil {
 		c.fail(ctx, "write", key, err)
+		return
 	}
+	c.ok()
 }
+
+func (c *Cache) open() bool { return time.Now().UnixNano() < c.openUntil.Load() }
+
+func (c *Cache) ok() { c.failures.Store(0) }
 
 // Delete removes keys, after a write that makes them stale. Call it
 // after the write commits. A failure is logged and counted; the keys
@@ -161,15 +223,29 @@ func (c *Cache) Delete(ctx context.Context, keys ...Key) {
 	for i, k := range keys {
 		names[i] = k.String()
 	}
+	// Deletes are tried even while reads are skipped: a missed delete
+	// leaves a stale value until its TTL.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
 	defer cancel()
-	if err := c.rdb.Del(dctx, names...).Err(); err != nil {
+	_, err := c.rdb.TxPipelined(dctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Incr(dctx, k.gen())
+			p.Expire(dctx, k.gen(), 24*time.Hour)
+		}
+		p.Del(dctx, names...)
+		return nil
+	})
+	if err != nil {
 		c.fail(ctx, "delete", keys[0], err)
 	}
 }
 
 func (c *Cache) fail(ctx context.Context, op string, key Key, err error) {
 	c.lookups.WithLabelValues(key.Family, "error").Inc()
+	if c.failures.Add(1) >= breakerAfter {
+		c.failures.Store(0)
+		c.openUntil.Store(time.Now().Add(breakerFor).UnixNano())
+	}
 	if c.opts.Logger != nil {
 		c.opts.Logger.WarnContext(ctx, "cache unavailable; using the database", "op", op, "key", key.String(), "error", err)
 	}

@@ -170,3 +170,55 @@ func TestGetWithoutRedis(t *testing.T) {
 		})
 	}
 }
+
+// A write that invalidates a key while a load of it runs wins: the
+// load's (old) value is returned to its caller but not stored.
+func TestDeleteDuringLoadWins(t *testing.T) {
+	t.Parallel()
+	c, _ := newCache(t, testenv.Redis(t))
+	k := key()
+	started, release := make(chan struct{}), make(chan struct{})
+	var loads atomic.Int32
+	load := func(context.Context) (string, error) {
+		if loads.Add(1) == 1 {
+			close(started)
+			<-release
+			return "old", nil
+		}
+		return "new", nil
+	}
+
+	done := make(chan string)
+	go func() {
+		v, err := cache.Get(context.Background(), c, k, time.Minute, load)
+		require.NoError(t, err)
+		done <- v
+	}()
+	<-started
+	c.Delete(context.Background(), k) // the write commits while the load runs
+	close(release)
+	require.Equal(t, "old", <-done)
+
+	v, err := cache.Get(context.Background(), c, k, time.Minute, load)
+	require.NoError(t, err)
+	require.Equal(t, "new", v, "the stale value was not stored")
+}
+
+// After a run of Redis failures the cache stops asking Redis for a
+// while, so a failing Redis does not cost its timeout on every request.
+func TestBreakerSkipsRedisAfterFailures(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(testenv.Getenv("KEEL_REDIS_URL"))
+	require.NoError(t, err)
+	p := testenv.NewProxy(t, u.Host)
+	p.Freeze()
+	rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1, DialerRetries: 1, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	c, reg := newCache(t, rdb)
+
+	for range 10 {
+		_, err := cache.Get(context.Background(), c, key(), time.Minute, func(context.Context) (int, error) { return 1, nil })
+		require.NoError(t, err)
+	}
+	require.Positive(t, testenv.Counter(t, reg, "keel_cache_lookups_total", "result", "skipped"))
+}

@@ -66,18 +66,22 @@ func (q *Queries) LeadCountByStatus(ctx context.Context) ([]LeadCountByStatusRow
 }
 
 const leadCreate = `-- name: LeadCreate :one
+WITH input AS (
+    SELECT lower(btrim(regexp_replace($2::text, '\+[^@]*@', '@'))) AS email_norm,
+           CASE WHEN length(regexp_replace($3::text, '[^0-9]', '', 'g')) >= 7
+                THEN right(regexp_replace($3::text, '[^0-9]', '', 'g'), 9)
+                ELSE '' END AS phone_norm
+)
 INSERT INTO leads (name, email, phone, company, message, source, owner_id, duplicate_of)
 VALUES (
     $1, $2, $3, $4, $5,
     $6, $7,
-    (SELECT d.id FROM leads d
-     WHERE d.merged_into IS NULL
-       AND (d.email_norm = lower(btrim($2))
-            OR (d.phone_norm <> '' AND d.phone_norm = regexp_replace($3, '[^0-9]', '', 'g')))
-     ORDER BY d.email_norm = lower(btrim($2)) DESC, d.id
+    (SELECT coalesce(d.merged_into, d.id) FROM leads d, input i
+     WHERE d.email_norm = i.email_norm OR (i.phone_norm <> '' AND d.phone_norm = i.phone_norm)
+     ORDER BY d.email_norm = i.email_norm DESC, d.id
      LIMIT 1)
 )
-RETURNING id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text
+RETURNING id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, duplicate_of, merged_into, search_text, email_norm, phone_norm
 `
 
 type LeadCreateParams struct {
@@ -90,8 +94,9 @@ type LeadCreateParams struct {
 	OwnerID *int64
 }
 
-// duplicate_of points at the earliest unmerged lead with the same
-// normalised email or, failing that, the same phone.
+// duplicate_of points at the earliest lead with the same normalised
+// email or, failing that, the same phone (both normalised as the
+// generated columns are); a merged match stands for its survivor.
 func (q *Queries) LeadCreate(ctx context.Context, arg LeadCreateParams) (Lead, error) {
 	row := q.db.QueryRow(ctx, leadCreate,
 		arg.Name,
@@ -115,17 +120,17 @@ func (q *Queries) LeadCreate(ctx context.Context, arg LeadCreateParams) (Lead, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.OwnerID,
-		&i.EmailNorm,
-		&i.PhoneNorm,
 		&i.DuplicateOf,
 		&i.MergedInto,
 		&i.SearchText,
+		&i.EmailNorm,
+		&i.PhoneNorm,
 	)
 	return i, err
 }
 
 const leadFindByEmailStatus = `-- name: LeadFindByEmailStatus :many
-SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads WHERE email = $1 AND status = $2 ORDER BY id LIMIT 100
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, duplicate_of, merged_into, search_text, email_norm, phone_norm FROM leads WHERE email = $1 AND status = $2 ORDER BY id LIMIT 100
 `
 
 type LeadFindByEmailStatusParams struct {
@@ -155,11 +160,11 @@ func (q *Queries) LeadFindByEmailStatus(ctx context.Context, arg LeadFindByEmail
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.OwnerID,
-			&i.EmailNorm,
-			&i.PhoneNorm,
 			&i.DuplicateOf,
 			&i.MergedInto,
 			&i.SearchText,
+			&i.EmailNorm,
+			&i.PhoneNorm,
 		); err != nil {
 			return nil, err
 		}
@@ -172,7 +177,7 @@ func (q *Queries) LeadFindByEmailStatus(ctx context.Context, arg LeadFindByEmail
 }
 
 const leadGetByID = `-- name: LeadGetByID :one
-SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads WHERE id = $1
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, duplicate_of, merged_into, search_text, email_norm, phone_norm FROM leads WHERE id = $1
 `
 
 func (q *Queries) LeadGetByID(ctx context.Context, id int64) (Lead, error) {
@@ -190,17 +195,17 @@ func (q *Queries) LeadGetByID(ctx context.Context, id int64) (Lead, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.OwnerID,
-		&i.EmailNorm,
-		&i.PhoneNorm,
 		&i.DuplicateOf,
 		&i.MergedInto,
 		&i.SearchText,
+		&i.EmailNorm,
+		&i.PhoneNorm,
 	)
 	return i, err
 }
 
 const leadGetForUpdate = `-- name: LeadGetForUpdate :one
-SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads WHERE id = $1 FOR UPDATE
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, duplicate_of, merged_into, search_text, email_norm, phone_norm FROM leads WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LeadGetForUpdate(ctx context.Context, id int64) (Lead, error) {
@@ -218,17 +223,17 @@ func (q *Queries) LeadGetForUpdate(ctx context.Context, id int64) (Lead, error) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.OwnerID,
-		&i.EmailNorm,
-		&i.PhoneNorm,
 		&i.DuplicateOf,
 		&i.MergedInto,
 		&i.SearchText,
+		&i.EmailNorm,
+		&i.PhoneNorm,
 	)
 	return i, err
 }
 
 const leadListByName = `-- name: LeadListByName :many
-SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, duplicate_of, merged_into, search_text, email_norm, phone_norm FROM leads
 WHERE merged_into IS NULL
   AND ($1::text IS NULL OR status = $1)
   AND ($2::bigint IS NULL OR owner_id = $2)
@@ -285,11 +290,11 @@ func (q *Queries) LeadListByName(ctx context.Context, arg LeadListByNameParams) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.OwnerID,
-			&i.EmailNorm,
-			&i.PhoneNorm,
 			&i.DuplicateOf,
 			&i.MergedInto,
 			&i.SearchText,
+			&i.EmailNorm,
+			&i.PhoneNorm,
 		); err != nil {
 			return nil, err
 		}
@@ -302,7 +307,7 @@ func (q *Queries) LeadListByName(ctx context.Context, arg LeadListByNameParams) 
 }
 
 const leadListNewest = `-- name: LeadListNewest :many
-SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, duplicate_of, merged_into, search_text, email_norm, phone_norm FROM leads
 WHERE merged_into IS NULL
   AND ($1::text IS NULL OR status = $1)
   AND ($2::bigint IS NULL OR owner_id = $2)
@@ -361,11 +366,11 @@ func (q *Queries) LeadListNewest(ctx context.Context, arg LeadListNewestParams) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.OwnerID,
-			&i.EmailNorm,
-			&i.PhoneNorm,
 			&i.DuplicateOf,
 			&i.MergedInto,
 			&i.SearchText,
+			&i.EmailNorm,
+			&i.PhoneNorm,
 		); err != nil {
 			return nil, err
 		}
@@ -378,7 +383,7 @@ func (q *Queries) LeadListNewest(ctx context.Context, arg LeadListNewestParams) 
 }
 
 const leadListOldest = `-- name: LeadListOldest :many
-SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text FROM leads
+SELECT id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, duplicate_of, merged_into, search_text, email_norm, phone_norm FROM leads
 WHERE merged_into IS NULL
   AND ($1::text IS NULL OR status = $1)
   AND ($2::bigint IS NULL OR owner_id = $2)
@@ -435,11 +440,11 @@ func (q *Queries) LeadListOldest(ctx context.Context, arg LeadListOldestParams) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.OwnerID,
-			&i.EmailNorm,
-			&i.PhoneNorm,
 			&i.DuplicateOf,
 			&i.MergedInto,
 			&i.SearchText,
+			&i.EmailNorm,
+			&i.PhoneNorm,
 		); err != nil {
 			return nil, err
 		}
@@ -452,16 +457,19 @@ func (q *Queries) LeadListOldest(ctx context.Context, arg LeadListOldestParams) 
 }
 
 const leadMarkMerged = `-- name: LeadMarkMerged :exec
-UPDATE leads SET merged_into = $2, duplicate_of = NULL, updated_at = now() WHERE id = $1
+UPDATE leads SET merged_into = $1, duplicate_of = NULL, updated_at = now()
+WHERE id = $2 OR merged_into = $2
 `
 
 type LeadMarkMergedParams struct {
-	ID         int64
-	MergedInto *int64
+	Survivor *int64
+	Merged   int64
 }
 
+// Leads merged earlier into the merged one follow it to the survivor, so
+// merged_into always names a lead that is not itself merged.
 func (q *Queries) LeadMarkMerged(ctx context.Context, arg LeadMarkMergedParams) error {
-	_, err := q.db.Exec(ctx, leadMarkMerged, arg.ID, arg.MergedInto)
+	_, err := q.db.Exec(ctx, leadMarkMerged, arg.Survivor, arg.Merged)
 	return err
 }
 
@@ -546,7 +554,7 @@ func (q *Queries) LeadSeed(ctx context.Context, arg LeadSeedParams) error {
 }
 
 const leadUpdateOwner = `-- name: LeadUpdateOwner :one
-UPDATE leads SET owner_id = $2, updated_at = now() WHERE id = $1 RETURNING id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text
+UPDATE leads SET owner_id = $2, updated_at = now() WHERE id = $1 RETURNING id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, duplicate_of, merged_into, search_text, email_norm, phone_norm
 `
 
 type LeadUpdateOwnerParams struct {
@@ -569,17 +577,17 @@ func (q *Queries) LeadUpdateOwner(ctx context.Context, arg LeadUpdateOwnerParams
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.OwnerID,
-		&i.EmailNorm,
-		&i.PhoneNorm,
 		&i.DuplicateOf,
 		&i.MergedInto,
 		&i.SearchText,
+		&i.EmailNorm,
+		&i.PhoneNorm,
 	)
 	return i, err
 }
 
 const leadUpdateStatus = `-- name: LeadUpdateStatus :one
-UPDATE leads SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, email_norm, phone_norm, duplicate_of, merged_into, search_text
+UPDATE leads SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, name, email, phone, company, message, source, status, created_at, updated_at, owner_id, duplicate_of, merged_into, search_text, email_norm, phone_norm
 `
 
 type LeadUpdateStatusParams struct {
@@ -602,11 +610,11 @@ func (q *Queries) LeadUpdateStatus(ctx context.Context, arg LeadUpdateStatusPara
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.OwnerID,
-		&i.EmailNorm,
-		&i.PhoneNorm,
 		&i.DuplicateOf,
 		&i.MergedInto,
 		&i.SearchText,
+		&i.EmailNorm,
+		&i.PhoneNorm,
 	)
 	return i, err
 }

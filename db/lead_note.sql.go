@@ -32,11 +32,19 @@ func (q *Queries) LeadEventCreate(ctx context.Context, arg LeadEventCreateParams
 }
 
 const leadEventList = `-- name: LeadEventList :many
-SELECT e.id, e.lead_id, e.actor_id, e.kind, e.detail, e.at, coalesce(u.name, '') AS actor_name
-FROM lead_events e LEFT JOIN users u ON u.id = e.actor_id
-WHERE e.lead_id = $1
-ORDER BY e.at, e.id
+SELECT id, lead_id, actor_id, kind, detail, at, actor_name FROM (
+    SELECT e.id, e.lead_id, e.actor_id, e.kind, e.detail, e.at, coalesce(u.name, '') AS actor_name
+    FROM lead_events e LEFT JOIN users u ON u.id = e.actor_id
+    WHERE e.lead_id = $1
+    ORDER BY e.at DESC, e.id DESC
+    LIMIT $2
+) newest ORDER BY at, id
 `
+
+type LeadEventListParams struct {
+	LeadID   int64
+	RowLimit int32
+}
 
 type LeadEventListRow struct {
 	ID        int64
@@ -48,8 +56,9 @@ type LeadEventListRow struct {
 	ActorName string
 }
 
-func (q *Queries) LeadEventList(ctx context.Context, leadID int64) ([]LeadEventListRow, error) {
-	rows, err := q.db.Query(ctx, leadEventList, leadID)
+// The newest events, at most row_limit, oldest of them first.
+func (q *Queries) LeadEventList(ctx context.Context, arg LeadEventListParams) ([]LeadEventListRow, error) {
+	rows, err := q.db.Query(ctx, leadEventList, arg.LeadID, arg.RowLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -163,11 +172,19 @@ func (q *Queries) LeadNoteCreate(ctx context.Context, arg LeadNoteCreateParams) 
 }
 
 const leadNoteList = `-- name: LeadNoteList :many
-SELECT n.id, n.lead_id, n.author_id, n.body, n.created_at, u.name AS author_name
-FROM lead_notes n JOIN users u ON u.id = n.author_id
-WHERE n.lead_id = $1
-ORDER BY n.created_at, n.id
+SELECT id, lead_id, author_id, body, created_at, author_name FROM (
+    SELECT n.id, n.lead_id, n.author_id, n.body, n.created_at, u.name AS author_name
+    FROM lead_notes n JOIN users u ON u.id = n.author_id
+    WHERE n.lead_id = $1
+    ORDER BY n.created_at DESC, n.id DESC
+    LIMIT $2
+) newest ORDER BY created_at, id
 `
+
+type LeadNoteListParams struct {
+	LeadID   int64
+	RowLimit int32
+}
 
 type LeadNoteListRow struct {
 	ID         int64
@@ -178,8 +195,9 @@ type LeadNoteListRow struct {
 	AuthorName string
 }
 
-func (q *Queries) LeadNoteList(ctx context.Context, leadID int64) ([]LeadNoteListRow, error) {
-	rows, err := q.db.Query(ctx, leadNoteList, leadID)
+// The newest notes, at most row_limit, oldest of them first.
+func (q *Queries) LeadNoteList(ctx context.Context, arg LeadNoteListParams) ([]LeadNoteListRow, error) {
+	rows, err := q.db.Query(ctx, leadNoteList, arg.LeadID, arg.RowLimit)
 	if err != nil {
 		return nil, err
 	}

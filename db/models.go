@@ -48,11 +48,11 @@ type Lead struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	OwnerID     *int64
-	EmailNorm   string
-	PhoneNorm   string
 	DuplicateOf *int64
 	MergedInto  *int64
 	SearchText  string
+	EmailNorm   string
+	PhoneNorm   string
 }
 
 type LeadEvent struct {

@@ -154,6 +154,40 @@ func (q *Queries) UserListActive(ctx context.Context, limit int32) ([]User, erro
 	return items, nil
 }
 
+const userListByIDs = `-- name: UserListByIDs :many
+SELECT id, email, name, role, status, password_hash, last_sign_in, created_at, updated_at FROM users WHERE id = ANY($1::bigint[])
+`
+
+func (q *Queries) UserListByIDs(ctx context.Context, ids []int64) ([]User, error) {
+	rows, err := q.db.Query(ctx, userListByIDs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []User{}
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.Name,
+			&i.Role,
+			&i.Status,
+			&i.PasswordHash,
+			&i.LastSignIn,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const userSeed = `-- name: UserSeed :exec
 INSERT INTO users (email, name, role, password_hash)
 VALUES ($1, $2, $3, $4)

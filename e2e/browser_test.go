@@ -339,4 +339,22 @@ func TestBrowserLeadPipeline(t *testing.T) {
 	))
 	require.Contains(t, text(t, ctx, ".timeline"), "changed the status from NEW to QUALIFIED")
 	require.Equal(t, "Qualified on the phone.", text(t, ctx, ".note-body"))
+
+	// A bulk change: choosing its status must not reload the list (and
+	// lose the selection); after it, the list keeps its filter.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/leads?q="+tag),
+		chromedp.WaitVisible(chromedp.CSS(`#lead-bulk input[type="checkbox"]`)),
+		chromedp.Click(chromedp.CSS(`#lead-bulk input[type="checkbox"]`)),
+		chromedp.SetValue(chromedp.CSS("#bulk-status"), "WON"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#bulk-status").dispatchEvent(new Event("change", {bubbles: true}))`),
+		chromedp.Sleep(300*time.Millisecond),
+		chromedp.Click(chromedp.CSS(`#lead-bulk button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.admin-main [role="status"]`)),
+	))
+	require.Equal(t, "1 lead(s) updated.", text(t, ctx, `.admin-main [role="status"]`))
+	loc, err = chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Contains(t, loc, "q="+tag)
+	require.Contains(t, text(t, ctx, "#lead-results"), "WON")
 }

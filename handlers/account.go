@@ -27,12 +27,37 @@ func (h *Handlers) dashboardShow(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		v.Pipeline = h.pipelineView(d)
+		names, err := h.eventActorNames(c, d.Recent)
+		if err != nil {
+			return err
+		}
+		v.Pipeline = h.pipelineView(d, names)
 	}
 	return render(c, http.StatusOK, views.DashboardPage(p, v))
 }
 
-func (h *Handlers) pipelineView(d store.Dashboard) *views.PipelineView {
+// eventActorNames names the users that lead events point at (owners
+// given or taken away).
+func (h *Handlers) eventActorNames(c echo.Context, events []store.LeadEvent) (map[int64]string, error) {
+	var ids []int64
+	for _, e := range events {
+		for _, k := range []string{"from", "to"} {
+			if f, ok := e.Detail[k].(float64); ok && e.Kind == "owner" {
+				ids = append(ids, int64(f))
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	users, err := h.Store.UserListByIDs(c.Request().Context(), ids)
+	if err != nil {
+		return nil, err
+	}
+	return ownerNames(users), nil
+}
+
+func (h *Handlers) pipelineView(d store.Dashboard, names map[int64]string) *views.PipelineView {
 	leads := h.url("lead.index")
 	v := &views.PipelineView{Total: d.Total, LeadsURL: leads, At: d.At}
 	for _, s := range d.ByStatus {
@@ -48,7 +73,7 @@ func (h *Handlers) pipelineView(d store.Dashboard) *views.PipelineView {
 	}
 	for _, e := range d.Recent {
 		v.Recent = append(v.Recent, views.EventRow{
-			Who: nameOr(e.ActorName, "Keel"), What: describeEvent(e, nil) + " on " + e.LeadName, At: e.At,
+			Who: nameOr(e.ActorName, "Keel"), What: describeEvent(e, names) + " on " + e.LeadName, At: e.At,
 		})
 	}
 	return v

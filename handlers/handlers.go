@@ -98,7 +98,7 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 	a.GET("/leads", "leads:read", h.leadIndex, "lead.index")
 	a.GET("/leads/new", "leads:write", h.leadNew, "lead.new")
 	a.POST("/leads", "leads:write", h.leadCreate, "lead.create")
-	a.GET("/leads/export.csv", "leads:export", h.leadExport, "lead.export")
+	a.POST("/leads/export.csv", "leads:export", h.leadExport, "lead.export")
 	a.POST("/leads/bulk", "leads:write", h.leadBulkUpdate, "lead.bulk")
 	a.GET("/leads/:id", "leads:read", h.leadShow, "lead.show")
 	a.POST("/leads/:id/status", "leads:write", h.leadStatusUpdate, "lead.status")

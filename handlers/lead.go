@@ -31,7 +31,9 @@ type leadQuery struct {
 
 // parseLeadQuery reads the list's URL query. A value outside what the
 // list offers is an error with a message for the person who sent it.
-func parseLeadQuery(q url.Values, viewer store.User, owners []store.User) (leadQuery, error) {
+// known says whether a user id exists (disabled users included: their
+// leads must stay findable).
+func parseLeadQuery(q url.Values, viewer store.User, known func(int64) bool) (leadQuery, error) {
 	lq := leadQuery{owner: q.Get("owner"), since: q.Get("since"), until: q.Get("until")}
 	f := &lq.filter
 
@@ -48,7 +50,7 @@ func parseLeadQuery(q url.Values, viewer store.User, owners []store.User) (leadQ
 		f.Unassigned = true
 	default:
 		id, err := strconv.ParseInt(lq.owner, 10, 64)
-		if err != nil || !slices.ContainsFunc(owners, func(u store.User) bool { return u.ID == id }) {
+		if err != nil || !known(id) {
 			return lq, fmt.Errorf("there is no owner %q", lq.owner)
 		}
 		f.OwnerID = id
@@ -66,8 +68,12 @@ func parseLeadQuery(q url.Values, viewer store.User, owners []store.User) (leadQ
 	}
 
 	f.Search = strings.TrimSpace(q.Get("q"))
-	if utf8.RuneCountInString(f.Search) > 100 || badText(f.Search, false) {
+	if n := utf8.RuneCountInString(f.Search); n > 100 || badText(f.Search, false) {
 		return lq, errors.New("the search must be plain text of at most 100 characters")
+	} else if n > 0 && n < 3 {
+		// Shorter searches match almost everything and cannot use the
+		// trigram index.
+		return lq, errors.New("the search needs at least 3 characters")
 	}
 
 	f.Sort = q.Get("sort")
@@ -123,11 +129,16 @@ func (h *Handlers) leadIndex(c echo.Context) error {
 	}
 	v := h.leadsView(c, lq, owners)
 	v.CanWrite = auth.Role(viewer.Role).Can("leads:write")
+	v.CSRF = csrfToken(c)
+	v.Back = h.url("lead.index")
+	if q := lq.values(); len(q) > 0 {
+		v.Back += "?" + q.Encode()
+	}
 	status := http.StatusOK
 	if problem != nil {
 		v.Error = "The list cannot be shown: " + problem.Error() + "."
 		status = http.StatusBadRequest
-	} else if v.Rows, v.NextURL, err = h.leadRows(c, lq, owners); err != nil {
+	} else if v.Rows, v.NextURL, err = h.leadRows(c, lq); err != nil {
 		if !errors.Is(err, store.ErrBadCursor) {
 			return err
 		}
@@ -145,21 +156,29 @@ func (h *Handlers) leadIndex(c echo.Context) error {
 // the staff who may own leads (to check and show owners). problem is
 // what is wrong with the query; err is a failure to answer at all.
 func (h *Handlers) leadQueryOf(c echo.Context) (lq leadQuery, owners []store.User, problem, err error) {
+	ctx := c.Request().Context()
 	viewer, _ := auth.CurrentUser(c)
-	owners, err = h.Store.UserListActive(c.Request().Context(), 500)
+	owners, err = h.Store.UserListActive(ctx, 500)
 	if err != nil {
 		return lq, nil, nil, err
 	}
-	lq, problem = parseLeadQuery(c.QueryParams(), viewer, owners)
+	known := func(id int64) bool {
+		_, err := h.Store.UserGetByID(ctx, id)
+		return err == nil
+	}
+	lq, problem = parseLeadQuery(c.QueryParams(), viewer, known)
 	return lq, owners, problem, nil
 }
 
-func (h *Handlers) leadRows(c echo.Context, lq leadQuery, owners []store.User) ([]views.LeadRow, string, error) {
+func (h *Handlers) leadRows(c echo.Context, lq leadQuery) ([]views.LeadRow, string, error) {
 	leads, err := h.Store.LeadList(c.Request().Context(), lq.filter)
 	if err != nil {
 		return nil, "", err
 	}
-	names := ownerNames(owners)
+	names, err := h.ownerNamesOf(c, leads)
+	if err != nil {
+		return nil, "", err
+	}
 	rows := make([]views.LeadRow, len(leads))
 	for i, l := range leads {
 		rows[i] = h.leadRow(l, names)
@@ -214,6 +233,26 @@ func (h *Handlers) leadsView(c echo.Context, lq leadQuery, owners []store.User) 
 	}
 }
 
+// ownerNamesOf names the owners of leads, whoever they are: active or
+// not, many or few.
+func (h *Handlers) ownerNamesOf(c echo.Context, leads []store.Lead) (map[int64]string, error) {
+	var ids []int64
+	for _, l := range leads {
+		if l.OwnerID != nil {
+			ids = append(ids, *l.OwnerID)
+		}
+	}
+	if len(ids) == 0 {
+		return map[int64]string{}, nil
+	}
+	slices.Sort(ids)
+	users, err := h.Store.UserListByIDs(c.Request().Context(), slices.Compact(ids))
+	if err != nil {
+		return nil, err
+	}
+	return ownerNames(users), nil
+}
+
 func ownerNames(users []store.User) map[int64]string {
 	m := make(map[int64]string, len(users))
 	for _, u := range users {
@@ -254,9 +293,16 @@ func (h *Handlers) renderLead(c echo.Context, status int, noteErr string) error 
 	if err != nil {
 		return err
 	}
+	names, err := h.ownerNamesOf(c, []store.Lead{l})
+	if err != nil {
+		return err
+	}
+	for k, v := range ownerNames(owners) {
+		names[k] = v
+	}
 
 	v := views.LeadView{
-		Lead:       h.leadRow(l, ownerNames(owners)),
+		Lead:       h.leadRow(l, names),
 		Phone:      l.Phone,
 		Message:    l.Message,
 		Source:     l.Source,
@@ -268,7 +314,7 @@ func (h *Handlers) renderLead(c echo.Context, status int, noteErr string) error 
 		NoteURL:    h.url("lead.note", l.ID),
 		NoteError:  noteErr,
 		Notes:      noteRows(notes),
-		Timeline:   timelineRows(events, ownerNames(owners)),
+		Timeline:   timelineRows(events, names),
 		MergedInto: l.MergedInto,
 	}
 	if l.OwnerID != nil {
@@ -297,7 +343,7 @@ func (h *Handlers) leadStatusUpdate(c echo.Context) error {
 	}
 	_, err = h.Store.LeadSetStatus(c.Request().Context(), actor(c), l.ID, status)
 	if err != nil && !errors.Is(err, store.ErrNoChange) {
-		return err
+		return leadChangeError(err)
 	}
 	return h.backToLead(c, l.ID)
 }
@@ -313,7 +359,7 @@ func (h *Handlers) leadOwnerUpdate(c echo.Context) error {
 	}
 	_, err = h.Store.LeadAssign(c.Request().Context(), actor(c), l.ID, owner)
 	if err != nil && !errors.Is(err, store.ErrNoChange) {
-		return err
+		return leadChangeError(err)
 	}
 	return h.backToLead(c, l.ID)
 }
@@ -331,7 +377,7 @@ func (h *Handlers) leadNoteCreate(c echo.Context) error {
 		return h.renderLead(c, http.StatusUnprocessableEntity, "A note is plain text of at most 5,000 characters.")
 	}
 	if _, err := h.Store.LeadNoteAdd(c.Request().Context(), actor(c), l.ID, body); err != nil {
-		return err
+		return leadChangeError(err)
 	}
 	return h.backToLead(c, l.ID)
 }
@@ -395,7 +441,7 @@ func (h *Handlers) leadBulkUpdate(c echo.Context) error {
 			Message: "One of the selected leads no longer exists; nothing was changed."}
 	}
 	if err != nil {
-		return err
+		return leadChangeError(err)
 	}
 	h.Sessions.Flash(c, fmt.Sprintf("%d lead(s) updated.", n))
 	back := localPath(form.Get("back"))
@@ -420,6 +466,16 @@ func (h *Handlers) ownerValue(c echo.Context, v string) (*int64, error) {
 	}
 	return nil, &Error{Status: http.StatusUnprocessableEntity, Code: "bad_owner",
 		Message: "Leads can be given only to active staff who can see leads."}
+}
+
+// leadChangeError turns a refused change into a message: a merged lead
+// takes no more changes.
+func leadChangeError(err error) error {
+	if errors.Is(err, store.ErrLeadMerged) {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "lead_merged",
+			Message: "This lead was merged into another; make the change there.", Err: err}
+	}
+	return err
 }
 
 func (h *Handlers) backToLead(c echo.Context, id int64) error {

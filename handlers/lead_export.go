@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"net/http"
@@ -15,9 +16,11 @@ import (
 // maxExportLeads bounds one export; a larger list must be narrowed.
 const maxExportLeads = 100_000
 
-// leadExport streams the filtered list as CSV, a page of rows at a time,
-// so memory stays flat however large the list. It reads from the
-// replica when one is configured, and is audited with its filter.
+// leadExport streams the filtered list (filters in the URL's query) as
+// CSV, a page of rows at a time, so memory stays flat however large the
+// list. It reads from the replica when one is configured. It is a POST
+// with the CSRF token, so no other site can start one, and it is
+// audited twice: with its filter before, and with what went out after.
 func (h *Handlers) leadExport(c echo.Context) error {
 	ctx := c.Request().Context()
 	lq, owners, problem, err := h.leadQueryOf(c)
@@ -66,10 +69,18 @@ func (h *Handlers) leadExport(c echo.Context) error {
 		_ = w.Write([]string{fmt.Sprintf("(export stopped at %d leads; narrow the filter for the rest)", maxExportLeads)})
 	}
 	w.Flush()
+
+	detail := map[string]any{"rows": rows, "truncated": more}
 	if err != nil {
 		// The status line has gone out; the client sees a cut-off file,
-		// the log sees why.
+		// the log and the audit entry say why.
 		h.Logger.ErrorContext(ctx, "lead export cut off", "rows", rows, "error", err)
+		detail["failed"] = true
+	}
+	if aerr := h.Store.Audit(context.WithoutCancel(ctx), store.AuditEntry{
+		ActorID: a.ID, ActorEmail: a.Email, Action: "lead.export_finished", ClientIP: a.IP, Detail: detail,
+	}); aerr != nil {
+		h.Logger.ErrorContext(ctx, "audit lead export", "error", aerr)
 	}
 	return nil
 }

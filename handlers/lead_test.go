@@ -133,7 +133,7 @@ func TestLeadListBadFilters(t *testing.T) {
 	for _, q := range []string{
 		"status=MAYBE", "sort=email", "sort=created_at%3BDROP", "per=7", "owner=999999999", "owner=someone",
 		"since=yesterday", "until=2026-02-30", "after=nonsense", "after=12%3Axyz",
-		"q=" + strings.Repeat("x", 101), "q=a%00b",
+		"q=" + strings.Repeat("x", 101), "q=a%00b", "q=ab", "q=%25", "sort=name&after=1%3A%FF",
 	} {
 		rec := c.Get("/admin/leads?" + q)
 		require.Equal(t, http.StatusBadRequest, rec.Code, q)
@@ -250,7 +250,7 @@ func TestLeadExport(t *testing.T) {
 	_, err := a.Store.LeadSetStatus(context.Background(), store.Actor{ID: me.ID}, set.leads[2].ID, store.LeadLost)
 	require.NoError(t, err)
 
-	rec := c.Get("/admin/leads/export.csv?q=" + set.tag + "&status=NEW&sort=oldest")
+	rec := c.Post("/admin/leads/export.csv?q="+set.tag+"&status=NEW&sort=oldest", nil)
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Equal(t, "text/csv; charset=utf-8", rec.Header().Get("Content-Type"))
 	require.Contains(t, rec.Header().Get("Content-Disposition"), "attachment")
@@ -261,6 +261,76 @@ func TestLeadExport(t *testing.T) {
 	require.Equal(t, "Exp One", rows[1][3])
 	require.Equal(t, `'=HYPERLINK("x") Two`, rows[2][3], "formulas are defused")
 	require.Equal(t, 1, countRows(t, tx, "SELECT count(*) FROM audit_log WHERE action = 'lead.exported' AND actor_id = $1", me.ID))
+	require.Equal(t, 1, countRows(t, tx, `SELECT count(*) FROM audit_log WHERE action = 'lead.export_finished'
+		AND actor_id = $1 AND detail->>'rows' = '2' AND detail->>'truncated' = 'false'`, me.ID))
 
-	require.Equal(t, http.StatusBadRequest, c.Get("/admin/leads/export.csv?status=NOPE").Code)
+	require.Equal(t, http.StatusBadRequest, c.Post("/admin/leads/export.csv?status=NOPE", nil).Code)
+	// A link from another site cannot start an export: it is a POST with
+	// the CSRF token.
+	require.Contains(t, []int{http.StatusNotFound, http.StatusMethodNotAllowed}, c.Get("/admin/leads/export.csv").Code)
+}
+
+// A merged lead takes no more changes, alone or in bulk, and merges do
+// not chain.
+func TestMergedLeadRefusesChanges(t *testing.T) {
+	t.Parallel()
+	a, tx := newApp(t)
+	c, me := signedIn(t, a, auth.RoleAdmin)
+	set := newLeads(t, a, me, "Keep Me", "Merge Me", "Merge Me Later")
+	keep, gone, later := set.leads[0], set.leads[1], set.leads[2]
+	ctx := context.Background()
+	_, err := a.Store.LeadMerge(ctx, store.Actor{ID: me.ID}, later.ID, gone.ID)
+	require.NoError(t, err)
+
+	base := "/admin/leads/" + itoa(gone.ID)
+	require.Equal(t, http.StatusUnprocessableEntity, c.Post(base+"/status", url.Values{"status": {"WON"}}).Code)
+	require.Equal(t, http.StatusUnprocessableEntity, c.Post(base+"/owner", url.Values{"owner": {itoa(me.ID)}}).Code)
+	require.Equal(t, http.StatusUnprocessableEntity, c.Post(base+"/notes", url.Values{"body": {"Stranded?"}}).Code)
+	require.Equal(t, http.StatusUnprocessableEntity,
+		c.Post("/admin/leads/bulk", url.Values{"id": {itoa(keep.ID), itoa(gone.ID)}, "status": {"WON"}}).Code)
+	require.Empty(t, names(doc(t, c.Get("/admin/leads?status=WON&q="+set.tag))), "the bulk change was all or nothing")
+
+	// Merging the survivor on moves the earlier merge along.
+	_, err = a.Store.LeadMerge(ctx, store.Actor{ID: me.ID}, keep.ID, later.ID)
+	require.NoError(t, err)
+	require.Zero(t, countRows(t, tx, `SELECT count(*) FROM leads l JOIN leads m ON l.merged_into = m.id
+		WHERE m.merged_into IS NOT NULL`), "no lead is merged into a merged lead")
+	require.Equal(t, 2, countRows(t, tx, "SELECT count(*) FROM leads WHERE merged_into = $1", keep.ID))
+}
+
+// Two bulk changes over the same leads, in opposite orders, both finish.
+func TestLeadBulkConcurrent(t *testing.T) {
+	t.Parallel()
+	a := testenv.NewApp(t, app.Options{Conn: testenv.Pool(t)})
+	c, me := signedIn(t, a, auth.RoleAdmin)
+	set := newLeads(t, a, me, "Bulk A", "Bulk B", "Bulk C", "Bulk D", "Bulk E", "Bulk F")
+
+	forward, backward := url.Values{"status": {"LOST"}}, url.Values{"status": {"WON"}}
+	for i := range set.leads {
+		forward.Add("id", itoa(set.leads[i].ID))
+		backward.Add("id", itoa(set.leads[len(set.leads)-1-i].ID))
+	}
+	codes := make(chan int, 2)
+	go func() { codes <- c.Post("/admin/leads/bulk", forward).Code }()
+	go func() { codes <- c.Post("/admin/leads/bulk", backward).Code }()
+	require.Equal(t, http.StatusSeeOther, <-codes)
+	require.Equal(t, http.StatusSeeOther, <-codes)
+}
+
+// Leads owned by a disabled user stay findable by owner.
+func TestLeadListDisabledOwner(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	c, me := signedIn(t, a, auth.RoleAdmin)
+	leaver := testenv.CreateUser(t, a, auth.RoleSupport)
+	set := newLeads(t, a, me, "Left Behind")
+	ctx := context.Background()
+	_, err := a.Store.LeadAssign(ctx, store.Actor{ID: me.ID}, set.leads[0].ID, &leaver.ID)
+	require.NoError(t, err)
+	_, err = a.Store.UserSetStatus(ctx, store.Actor{}, leaver.ID, store.UserDisabled)
+	require.NoError(t, err)
+
+	d := doc(t, c.Get("/admin/leads?owner="+itoa(leaver.ID)+"&q="+set.tag))
+	require.Equal(t, []string{"Left Behind"}, names(d))
+	require.Contains(t, d.Find("#lead-results tbody").Text(), leaver.Name)
 }

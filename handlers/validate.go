@@ -9,9 +9,11 @@ import (
 )
 
 // badText reports whether s cannot be stored and shown as typed: it is
-// not valid UTF-8, or holds control or invisible formatting characters
-// (a NUL, a bidi override, a zero-width space). multiline allows line
-// breaks and tabs.
+// not valid UTF-8, or holds control characters (a NUL, an escape) or
+// invisible ones that disguise text (bidi overrides and isolates,
+// zero-width spaces, a byte-order mark, line separators). Joiners that
+// scripts and emoji need (U+200C, U+200D) are fine. multiline allows
+// line breaks and tabs.
 func badText(s string, multiline bool) bool {
 	if !utf8.ValidString(s) {
 		return true
@@ -20,9 +22,21 @@ func badText(s string, multiline bool) bool {
 		if multiline && (r == '\n' || r == '\r' || r == '\t') {
 			continue
 		}
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' {
+		if unicode.IsControl(r) || disguising(r) {
 			return true
 		}
+	}
+	return false
+}
+
+func disguising(r rune) bool {
+	switch {
+	case r == '\u200b', r == '\u2060', r == '\ufeff', // zero-width space, word joiner, BOM
+		r == '\u200e', r == '\u200f', // direction marks
+		r >= '\u202a' && r <= '\u202e', // bidi embeddings and overrides
+		r >= '\u2066' && r <= '\u2069', // bidi isolates
+		r == '\u2028', r == '\u2029':   // line and paragraph separators
+		return true
 	}
 	return false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -149,6 +150,10 @@ func (s *Store) LeadFindByEmailStatus(ctx context.Context, email, status string)
 // ErrNoChange means an update would change nothing.
 var ErrNoChange = errors.New("no change")
 
+// ErrLeadMerged means the lead was merged into another and takes no more
+// changes: they belong on the survivor.
+var ErrLeadMerged = errors.New("lead merged")
+
 // LeadSetStatus moves a lead to a status, on its timeline and audited.
 // It returns ErrNoChange when the lead already has that status.
 func (s *Store) LeadSetStatus(ctx context.Context, actor Actor, id int64, status string) (Lead, error) {
@@ -168,6 +173,9 @@ func setStatus(ctx context.Context, q *db.Queries, actor Actor, id int64, status
 	before, err := q.LeadGetForUpdate(ctx, id)
 	if err != nil {
 		return Lead{}, fmt.Errorf("lock lead %d: %w", id, err)
+	}
+	if before.MergedInto != nil {
+		return Lead{}, ErrLeadMerged
 	}
 	if before.Status == status {
 		return leadFromRow(before), ErrNoChange
@@ -204,6 +212,9 @@ func assign(ctx context.Context, q *db.Queries, actor Actor, id int64, owner *in
 	if err != nil {
 		return Lead{}, fmt.Errorf("lock lead %d: %w", id, err)
 	}
+	if before.MergedInto != nil {
+		return Lead{}, ErrLeadMerged
+	}
 	if equalID(before.OwnerID, owner) {
 		return leadFromRow(before), ErrNoChange
 	}
@@ -223,24 +234,32 @@ func assign(ctx context.Context, q *db.Queries, actor Actor, id int64, owner *in
 // transaction: all of them change, or none. Leads already in that state
 // are left alone. It returns how many changed.
 func (s *Store) LeadBulkUpdate(ctx context.Context, actor Actor, ids []int64, status string, owner *int64, setOwner bool) (int, error) {
+	// Rows are locked in id order whatever order the form gave, so two
+	// bulk changes over the same leads queue instead of deadlocking.
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+
 	changed := 0
 	err := s.inTx(ctx, func(_ pgx.Tx, q *db.Queries) error {
 		for _, id := range ids {
+			did := false
 			if status != "" {
 				_, err := setStatus(ctx, q, actor, id, status)
-				if err == nil {
-					changed++
-				} else if !errors.Is(err, ErrNoChange) {
+				if err != nil && !errors.Is(err, ErrNoChange) {
 					return err
 				}
+				did = err == nil
 			}
 			if setOwner {
 				_, err := assign(ctx, q, actor, id, owner)
-				if err == nil && status == "" {
-					changed++
-				} else if err != nil && !errors.Is(err, ErrNoChange) {
+				if err != nil && !errors.Is(err, ErrNoChange) {
 					return err
 				}
+				did = did || err == nil
+			}
+			if did {
+				changed++
 			}
 		}
 		return nil

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"keel/db"
 )
@@ -80,6 +81,9 @@ func (s *Store) LeadList(ctx context.Context, f LeadFilter) ([]Lead, error) {
 		}
 		p.AfterID = &id
 		if f.Sort == SortName {
+			if !utf8.ValidString(rest) || strings.ContainsRune(rest, 0) {
+				return nil, ErrBadCursor
+			}
 			afterName = rest
 		} else {
 			us, err := strconv.ParseInt(rest, 10, 64)

@@ -40,6 +40,9 @@ func (s *Store) LeadNoteAdd(ctx context.Context, actor Actor, leadID int64, body
 		if err != nil {
 			return fmt.Errorf("lock lead %d: %w", leadID, err)
 		}
+		if lead.MergedInto != nil {
+			return ErrLeadMerged
+		}
 		row, err := q.LeadNoteCreate(ctx, db.LeadNoteCreateParams{LeadID: leadID, AuthorID: actor.ID, Body: body})
 		if err != nil {
 			return fmt.Errorf("insert note: %w", err)
@@ -56,9 +59,14 @@ func (s *Store) LeadNoteAdd(ctx context.Context, actor Actor, leadID int64, body
 	return n, err
 }
 
-// LeadNotes returns a lead's notes, oldest first.
+// historyLimit bounds the notes and timeline entries one lead page shows:
+// the newest ones.
+const historyLimit = 200
+
+// LeadNotes returns a lead's newest notes (at most historyLimit), oldest
+// first.
 func (s *Store) LeadNotes(ctx context.Context, leadID int64) ([]Note, error) {
-	rows, err := s.q.LeadNoteList(ctx, leadID)
+	rows, err := s.q.LeadNoteList(ctx, db.LeadNoteListParams{LeadID: leadID, RowLimit: historyLimit})
 	if err != nil {
 		return nil, classify(fmt.Errorf("list notes: %w", err))
 	}
@@ -69,9 +77,10 @@ func (s *Store) LeadNotes(ctx context.Context, leadID int64) ([]Note, error) {
 	return out, nil
 }
 
-// LeadTimeline returns every change to a lead, oldest first.
+// LeadTimeline returns a lead's newest changes (at most historyLimit),
+// oldest first.
 func (s *Store) LeadTimeline(ctx context.Context, leadID int64) ([]LeadEvent, error) {
-	rows, err := s.q.LeadEventList(ctx, leadID)
+	rows, err := s.q.LeadEventList(ctx, db.LeadEventListParams{LeadID: leadID, RowLimit: historyLimit})
 	if err != nil {
 		return nil, classify(fmt.Errorf("list lead events: %w", err))
 	}
@@ -127,7 +136,7 @@ func (s *Store) LeadMerge(ctx context.Context, actor Actor, survivorID, mergedID
 				return q.LeadEventMove(ctx, db.LeadEventMoveParams{Survivor: keep.ID, Merged: gone.ID})
 			}},
 			{"mark merged", func() error {
-				return q.LeadMarkMerged(ctx, db.LeadMarkMergedParams{ID: gone.ID, MergedInto: &keep.ID})
+				return q.LeadMarkMerged(ctx, db.LeadMarkMergedParams{Survivor: &keep.ID, Merged: gone.ID})
 			}},
 			{"repoint duplicates", func() error {
 				return q.LeadRepointDuplicates(ctx, db.LeadRepointDuplicatesParams{Survivor: &keep.ID, Merged: &gone.ID})

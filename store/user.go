@@ -65,6 +65,11 @@ func (s *Store) UserCreate(ctx context.Context, actor Actor, in NewUser) (User, 
 		u = userFromRow(row)
 		return audit(ctx, q, actor, "user.created", u, map[string]any{"role": u.Role})
 	})
+	if err == nil {
+		// A lookup of this id before it existed may have cached "not
+		// found".
+		s.invalidate(ctx, userKey(u.ID))
+	}
 	return u, err
 }
 
@@ -82,6 +87,19 @@ func (s *Store) UserGetByID(ctx context.Context, id int64) (User, error) {
 		return load(ctx)
 	}
 	return cache.Get(ctx, s.cache, userKey(id), 5*time.Minute, load)
+}
+
+// UserListByIDs returns the users with the given ids, in no order.
+func (s *Store) UserListByIDs(ctx context.Context, ids []int64) ([]User, error) {
+	rows, err := s.q.UserListByIDs(ctx, ids)
+	if err != nil {
+		return nil, classify(fmt.Errorf("list users by id: %w", err))
+	}
+	out := make([]User, len(rows))
+	for i, r := range rows {
+		out[i] = userFromRow(r)
+	}
+	return out, nil
 }
 
 // UserListActive returns active users, by name: who can own leads.

@@ -7,9 +7,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Counter sums the counter name in reg over the series whose label
-// has the given value.
-func Counter(tb testing.TB, reg prometheus.Gatherer, name, label, value string) float64 {
+// Counter sums the counter name in reg over the series whose labels
+// match every pair in labels ("family", "dashboard", "result", "hit").
+func Counter(tb testing.TB, reg prometheus.Gatherer, name string, labels ...string) float64 {
 	tb.Helper()
 	families, err := reg.Gather()
 	require.NoError(tb, err)
@@ -19,10 +19,16 @@ func Counter(tb testing.TB, reg prometheus.Gatherer, name, label, value string) 
 			continue
 		}
 		for _, m := range f.GetMetric() {
+			have := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					total += m.GetCounter().GetValue()
-				}
+				have[l.GetName()] = l.GetValue()
+			}
+			match := true
+			for i := 0; i+1 < len(labels); i += 2 {
+				match = match && have[labels[i]] == labels[i+1]
+			}
+			if match {
+				total += m.GetCounter().GetValue()
 			}
 		}
 	}

@@ -1,15 +1,20 @@
 -- name: LeadCreate :one
--- duplicate_of points at the earliest unmerged lead with the same
--- normalised email or, failing that, the same phone.
+-- duplicate_of points at the earliest lead with the same normalised
+-- email or, failing that, the same phone (both normalised as the
+-- generated columns are); a merged match stands for its survivor.
+WITH input AS (
+    SELECT lower(btrim(regexp_replace(sqlc.arg(email)::text, '\+[^@]*@', '@'))) AS email_norm,
+           CASE WHEN length(regexp_replace(sqlc.arg(phone)::text, '[^0-9]', '', 'g')) >= 7
+                THEN right(regexp_replace(sqlc.arg(phone)::text, '[^0-9]', '', 'g'), 9)
+                ELSE '' END AS phone_norm
+)
 INSERT INTO leads (name, email, phone, company, message, source, owner_id, duplicate_of)
 VALUES (
     sqlc.arg(name), sqlc.arg(email), sqlc.arg(phone), sqlc.arg(company), sqlc.arg(message),
     sqlc.arg(source), sqlc.narg(owner_id),
-    (SELECT d.id FROM leads d
-     WHERE d.merged_into IS NULL
-       AND (d.email_norm = lower(btrim(sqlc.arg(email)))
-            OR (d.phone_norm <> '' AND d.phone_norm = regexp_replace(sqlc.arg(phone), '[^0-9]', '', 'g')))
-     ORDER BY d.email_norm = lower(btrim(sqlc.arg(email))) DESC, d.id
+    (SELECT coalesce(d.merged_into, d.id) FROM leads d, input i
+     WHERE d.email_norm = i.email_norm OR (i.phone_norm <> '' AND d.phone_norm = i.phone_norm)
+     ORDER BY d.email_norm = i.email_norm DESC, d.id
      LIMIT 1)
 )
 RETURNING *;
@@ -27,7 +32,10 @@ UPDATE leads SET status = $2, updated_at = now() WHERE id = $1 RETURNING *;
 UPDATE leads SET owner_id = $2, updated_at = now() WHERE id = $1 RETURNING *;
 
 -- name: LeadMarkMerged :exec
-UPDATE leads SET merged_into = $2, duplicate_of = NULL, updated_at = now() WHERE id = $1;
+-- Leads merged earlier into the merged one follow it to the survivor, so
+-- merged_into always names a lead that is not itself merged.
+UPDATE leads SET merged_into = sqlc.arg(survivor), duplicate_of = NULL, updated_at = now()
+WHERE id = sqlc.arg(merged) OR merged_into = sqlc.arg(merged);
 
 -- name: LeadRepointDuplicates :exec
 -- Leads flagged as duplicates of a merged lead now point at the survivor.

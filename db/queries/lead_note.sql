@@ -2,10 +2,14 @@
 INSERT INTO lead_notes (lead_id, author_id, body) VALUES ($1, $2, $3) RETURNING *;
 
 -- name: LeadNoteList :many
-SELECT n.*, u.name AS author_name
-FROM lead_notes n JOIN users u ON u.id = n.author_id
-WHERE n.lead_id = $1
-ORDER BY n.created_at, n.id;
+-- The newest notes, at most row_limit, oldest of them first.
+SELECT * FROM (
+    SELECT n.*, u.name AS author_name
+    FROM lead_notes n JOIN users u ON u.id = n.author_id
+    WHERE n.lead_id = sqlc.arg(lead_id)
+    ORDER BY n.created_at DESC, n.id DESC
+    LIMIT sqlc.arg(row_limit)
+) newest ORDER BY created_at, id;
 
 -- name: LeadNoteMove :exec
 UPDATE lead_notes SET lead_id = sqlc.arg(survivor) WHERE lead_id = sqlc.arg(merged);
@@ -14,10 +18,14 @@ UPDATE lead_notes SET lead_id = sqlc.arg(survivor) WHERE lead_id = sqlc.arg(merg
 INSERT INTO lead_events (lead_id, actor_id, kind, detail) VALUES ($1, $2, $3, $4);
 
 -- name: LeadEventList :many
-SELECT e.*, coalesce(u.name, '') AS actor_name
-FROM lead_events e LEFT JOIN users u ON u.id = e.actor_id
-WHERE e.lead_id = $1
-ORDER BY e.at, e.id;
+-- The newest events, at most row_limit, oldest of them first.
+SELECT * FROM (
+    SELECT e.*, coalesce(u.name, '') AS actor_name
+    FROM lead_events e LEFT JOIN users u ON u.id = e.actor_id
+    WHERE e.lead_id = sqlc.arg(lead_id)
+    ORDER BY e.at DESC, e.id DESC
+    LIMIT sqlc.arg(row_limit)
+) newest ORDER BY at, id;
 
 -- name: LeadEventMove :exec
 UPDATE lead_events SET lead_id = sqlc.arg(survivor) WHERE lead_id = sqlc.arg(merged);

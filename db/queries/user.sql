@@ -32,3 +32,6 @@ ON CONFLICT ((lower(email))) DO NOTHING;
 
 -- name: UserListActive :many
 SELECT * FROM users WHERE status = 'active' ORDER BY lower(name) LIMIT $1;
+
+-- name: UserListByIDs :many
+SELECT * FROM users WHERE id = ANY(sqlc.arg(ids)::bigint[]);
