@@ -20,10 +20,13 @@ import (
 	"github.com/riverqueue/river"
 
 	"keel/auth"
+	"keel/blob"
 	"keel/cache"
 	"keel/config"
 	"keel/handlers"
+	"keel/invoice"
 	"keel/jobs"
+	"keel/live"
 	"keel/mail"
 	"keel/metrics"
 	"keel/ratelimit"
@@ -40,15 +43,21 @@ type App struct {
 	// Replica is the store on the read replica, or nil.
 	Replica  *store.Store
 	Cache    *cache.Cache
+	Blob     *blob.Store
+	Live     *live.Broker
+	Queue    *jobs.Queue
 	Metrics  *metrics.Metrics
 	Sessions *auth.Sessions
 	Echo     *echo.Echo
 	Handlers *handlers.Handlers
 
 	replicaPool *pgxpool.Pool
-	mailer      *mail.Sender
-	inserter    *river.Client[pgx.Tx]
-	worker      *river.Client[pgx.Tx] // nil unless this process works jobs
+	// stopping is closed when shutdown begins, so long-lived streams end
+	// and let it finish.
+	stopping chan struct{}
+	mailer   *mail.Sender
+	inserter *river.Client[pgx.Tx]
+	worker   *river.Client[pgx.Tx] // nil unless this process works jobs
 }
 
 // Options change how New assembles the app.
@@ -58,6 +67,9 @@ type Options struct {
 	// Conn replaces the pool as the store's connection. Tests pass a
 	// transaction they roll back.
 	Conn store.Conn
+	// CachePrefix goes before the cache's Redis keys. Tests running on
+	// their own transaction set it, as their data is theirs alone.
+	CachePrefix string
 }
 
 // New connects to PostgreSQL and Redis and assembles Keel. PostgreSQL
@@ -65,7 +77,7 @@ type Options struct {
 // here gives one clear line instead of a server that answers 503.
 // Redis may be down; the pages that need it degrade.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, o Options) (*App, error) {
-	a := &App{Config: cfg, Logger: logger, Metrics: metrics.New()}
+	a := &App{Config: cfg, Logger: logger, Metrics: metrics.New(), stopping: make(chan struct{})}
 
 	pool, err := openPool(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 	if err != nil {
@@ -109,8 +121,18 @@ func (a *App) assemble(o Options) error {
 		NotFoundTTL: 30 * time.Second,
 		Logger:      a.Logger,
 		Registerer:  a.Metrics.Registry,
+		Prefix:      o.CachePrefix,
 	})
-	a.Store = store.New(conn, jobs.NewQueue(a.inserter)).WithCache(a.Cache)
+	a.Queue = jobs.NewQueue(a.inserter)
+	a.Store = store.New(conn, a.Queue).WithCache(a.Cache)
+	a.Blob = blob.New(blob.Config{
+		Endpoint:  a.Config.S3Endpoint,
+		Region:    a.Config.S3Region,
+		Bucket:    a.Config.S3Bucket,
+		AccessKey: a.Config.S3AccessKey,
+		SecretKey: a.Config.S3SecretKey,
+	})
+	a.Live = live.New(a.Redis)
 
 	a.mailer, err = mail.NewSender(mail.Config{
 		Addr:     a.Config.SMTPAddr,
@@ -126,8 +148,8 @@ func (a *App) assemble(o Options) error {
 	}
 
 	if o.Workers {
-		deps := jobs.Deps{Store: a.Store, Mailer: a.mailer}
-		opts := jobs.Options{Logger: a.Logger, Workers: a.Config.WorkerCount}
+		deps := jobs.Deps{Store: a.Store, Mailer: a.mailer, Orders: a.orderDeps()}
+		opts := jobs.Options{Logger: a.Logger, Workers: a.Config.WorkerCount, RescueAfter: a.Config.JobRescueAfter}
 		if a.worker, err = jobs.NewClient(a.Pool, deps, opts); err != nil {
 			return err
 		}
@@ -254,3 +276,22 @@ var silenceRedis sync.Once
 type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...any) {}
+
+// orderDeps are the order jobs' dependencies. Links use the named
+// routes of the HTTP layer, resolved when a job runs.
+func (a *App) orderDeps() jobs.OrderDeps {
+	base := strings.TrimSuffix(a.Config.BaseURL, "/")
+	return jobs.OrderDeps{
+		Blobs:      a.Blob,
+		Mailer:     a.mailer,
+		Live:       a.Live,
+		StaffEmail: a.Config.StaffEmail,
+		Seller: invoice.Seller{
+			Name:    "Keel Services",
+			Address: []string{"1 Harbour Street", "Keel Quay"},
+			Email:   a.Config.MailFrom,
+		},
+		StatusURL: func(token string) string { return base + a.Echo.Reverse("order.show", token) },
+		AdminURL:  func(id int64) string { return base + a.Echo.Reverse("admin.order.show", id) },
+	}
+}

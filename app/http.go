@@ -49,10 +49,16 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 		middleware.BodyLimit(cfg.BodyLimit),
 		parseForm,
 		csrf(cfg.Production()),
-		middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}),
+		middleware.GzipWithConfig(middleware.GzipConfig{
+			// A compressed event stream would sit in the compressor's
+			// buffer instead of reaching the browser.
+			Skipper:   isStream,
+			MinLength: 1024,
+		}),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
-			// Exports stream for longer; their size is bounded instead.
-			Skipper: func(c echo.Context) bool { return strings.HasSuffix(c.Path(), ".csv") },
+			// Exports and live streams last longer; their size and
+			// lifetime are bounded instead.
+			Skipper: func(c echo.Context) bool { return isStream(c) || strings.HasSuffix(c.Path(), ".csv") },
 			Timeout: cfg.RequestTimeout,
 		}),
 	)
@@ -86,9 +92,15 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 			Count:  cfg.ContactLimit,
 			Period: cfg.ContactPeriod,
 		},
+		OrderRule:         ratelimit.Rule{Name: "order", Count: cfg.OrderLimit, Period: time.Hour},
 		SignInIPRule:      ratelimit.Rule{Name: "signin-ip", Count: cfg.SignInIPLimit, Period: 15 * time.Minute},
 		SignInAccountRule: ratelimit.Rule{Name: "signin-account", Count: cfg.SignInAccountLimit, Period: 15 * time.Minute},
 		ResetLinkLifetime: cfg.ResetLinkLifetime,
+		Blob:              a.Blob,
+		Live:              a.Live,
+		Queue:             a.Queue,
+		TaxRateBP:         cfg.TaxRateBP(),
+		Stopping:          a.stopping,
 	})
 	return e
 }
@@ -181,6 +193,9 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 	})
 }
 
+// isStream reports whether a route serves Server-Sent Events.
+func isStream(c echo.Context) bool { return strings.HasSuffix(c.Path(), "/events") }
+
 func quiet(route string) bool {
 	return route == "/healthz" || route == "/readyz" || route == "/metrics" ||
 		strings.HasPrefix(route, static.Prefix)
@@ -270,7 +285,7 @@ func csrf(production bool) echo.MiddlewareFunc {
 	//nolint:gosec // G101: no credential here, only the CSRF cookie's name.
 	return middleware.CSRFWithConfig(middleware.CSRFConfig{
 		// Files and probes change nothing and must not set cookies.
-		Skipper:        func(c echo.Context) bool { return quiet(c.Path()) },
+		Skipper:        func(c echo.Context) bool { return quiet(c.Path()) || isStream(c) },
 		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
 		CookieName:     name,
 		CookiePath:     "/",

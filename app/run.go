@@ -31,6 +31,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 
 	a.Logger.Info("shutting down", "timeout", a.Config.ShutdownTimeout.String())
+	close(a.stopping) // live streams end now; Shutdown waits for handlers
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 

@@ -3,6 +3,7 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,8 +27,9 @@ type Config struct {
 
 // Store is one bucket.
 type Store struct {
-	client *s3.Client
-	bucket string
+	client  *s3.Client
+	presign *s3.PresignClient
+	bucket  string
 }
 
 // New returns a Store for cfg. Every call is bounded by a 30 s client
@@ -44,7 +46,8 @@ func New(cfg Config) *Store {
 		opts.BaseEndpoint = aws.String(cfg.Endpoint)
 		opts.UsePathStyle = true
 	}
-	return &Store{client: s3.New(opts), bucket: cfg.Bucket}
+	client := s3.New(opts)
+	return &Store{client: client, presign: s3.NewPresignClient(client), bucket: cfg.Bucket}
 }
 
 // EnsureBucket creates the bucket when it is missing and sets its CORS
@@ -57,7 +60,9 @@ func (s *Store) EnsureBucket(ctx context.Context, origin string) error {
 		if !errors.As(err, &notFound) {
 			return fmt.Errorf("check bucket %s: %w", s.bucket, err)
 		}
-		if _, err := s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &s.bucket}); err != nil {
+		_, err := s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &s.bucket})
+		var owned *types.BucketAlreadyOwnedByYou
+		if err != nil && !errors.As(err, &owned) { // another process made it meanwhile
 			return fmt.Errorf("create bucket %s: %w", s.bucket, err)
 		}
 	}
@@ -78,4 +83,70 @@ func (s *Store) EnsureBucket(ctx context.Context, origin string) error {
 		return fmt.Errorf("set CORS on bucket %s: %w", s.bucket, err)
 	}
 	return nil
+}
+
+// Put stores body under key, replacing what was there: storing the same
+// key twice leaves one object.
+func (s *Store) Put(ctx context.Context, key, contentType string, body []byte) error {
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &s.bucket,
+		Key:           &key,
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+		ContentType:   &contentType,
+	})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Object describes a stored object.
+type Object struct {
+	Size        int64
+	ContentType string
+}
+
+// ErrNoObject means nothing is stored under the key.
+var ErrNoObject = errors.New("no such object")
+
+// Head describes the object at key, or returns ErrNoObject.
+func (s *Store) Head(ctx context.Context, key string) (Object, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		var notFound *types.NotFound
+		if errors.As(err, &notFound) {
+			return Object{}, ErrNoObject
+		}
+		return Object{}, fmt.Errorf("head %s: %w", key, err)
+	}
+	return Object{Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}, nil
+}
+
+// Keys lists the keys under prefix (at most 1,000).
+func (s *Store) Keys(ctx context.Context, prefix string) ([]string, error) {
+	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", prefix, err)
+	}
+	keys := make([]string, len(out.Contents))
+	for i, o := range out.Contents {
+		keys[i] = aws.ToString(o.Key)
+	}
+	return keys, nil
+}
+
+// DownloadURL returns a signed URL that fetches key for the next ttl,
+// saved under filename.
+func (s *Store) DownloadURL(ctx context.Context, key, filename string, ttl time.Duration) (string, error) {
+	disposition := `attachment; filename="` + filename + `"`
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket:                     &s.bucket,
+		Key:                        &key,
+		ResponseContentDisposition: &disposition,
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("presign %s: %w", key, err)
+	}
+	return req.URL, nil
 }

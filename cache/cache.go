@@ -42,6 +42,9 @@ type Options struct {
 	Logger      *slog.Logger
 	// Registerer receives the cache's metrics; nil skips them.
 	Registerer prometheus.Registerer
+	// Prefix goes before every Redis key, so caches of different data
+	// (tests each in their own transaction) can share one Redis.
+	Prefix string
 }
 
 // Cache is a cache-aside store in Redis.
@@ -88,7 +91,9 @@ type Key struct {
 
 func (k Key) String() string { return "cache:" + k.Family + ":" + k.ID }
 
-func (k Key) gen() string { return k.String() + ":gen" }
+// name is the Redis key of a cached value; its generation counter is
+// name + ":gen".
+func (c *Cache) name(k Key) string { return c.opts.Prefix + k.String() }
 
 const (
 	breakerAfter = 5
@@ -118,7 +123,7 @@ func Get[T any](ctx context.Context, c *Cache, key Key, ttl time.Duration, load 
 	}
 
 	// One load per key in this process, whoever else is waiting.
-	v, err, _ := c.group.Do(key.String(), func() (any, error) {
+	v, err, _ := c.group.Do(c.name(key), func() (any, error) {
 		c.loads.WithLabelValues(key.Family).Inc()
 		gen, genOK := c.generation(ctx, key)
 		// The load serves every waiter: it must not end with the first
@@ -151,7 +156,7 @@ func (c *Cache) read(ctx context.Context, key Key) ([]byte, bool) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	b, err := c.rdb.Get(rctx, key.String()).Bytes()
+	b, err := c.rdb.Get(rctx, c.name(key)).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
 		c.ok()
@@ -173,7 +178,7 @@ func (c *Cache) generation(ctx context.Context, key Key) (string, bool) {
 	}
 	gctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	g, err := c.rdb.Get(gctx, key.gen()).Result()
+	g, err := c.rdb.Get(gctx, c.name(key)+":gen").Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return "0", true
@@ -200,7 +205,7 @@ func (c *Cache) write(ctx context.Context, key Key, gen string, v any, ttl time.
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
 	defer cancel()
-	err = storeIfCurrent.Run(wctx, c.rdb, []string{key.String(), key.gen()}, gen, b, ttl.Milliseconds()).Err()
+	err = storeIfCurrent.Run(wctx, c.rdb, []string{c.name(key), c.name(key) + ":gen"}, gen, b, ttl.Milliseconds()).Err()
 	if err != nil {
 		c.fail(ctx, "write", key, err)
 		return
@@ -221,7 +226,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...Key) {
 	}
 	names := make([]string, len(keys))
 	for i, k := range keys {
-		names[i] = k.String()
+		names[i] = c.name(k)
 	}
 	// Deletes are tried even while reads are skipped: a missed delete
 	// leaves a stale value until its TTL.
@@ -229,8 +234,8 @@ func (c *Cache) Delete(ctx context.Context, keys ...Key) {
 	defer cancel()
 	_, err := c.rdb.TxPipelined(dctx, func(p redis.Pipeliner) error {
 		for _, k := range keys {
-			p.Incr(dctx, k.gen())
-			p.Expire(dctx, k.gen(), 24*time.Hour)
+			p.Incr(dctx, c.name(k)+":gen")
+			p.Expire(dctx, c.name(k)+":gen", 24*time.Hour)
 		}
 		p.Del(dctx, names...)
 		return nil

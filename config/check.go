@@ -154,3 +154,24 @@ func prefixes(list []string) error {
 	}
 	return nil
 }
+
+// parseTaxRate reads a percentage with up to two decimals ("20",
+// "7.5") as basis points.
+func parseTaxRate(s string) (int32, error) {
+	whole, frac, _ := strings.Cut(strings.TrimSpace(s), ".")
+	if len(frac) > 2 {
+		return 0, fmt.Errorf("%q has more than two decimals", s)
+	}
+	frac += strings.Repeat("0", 2-len(frac))
+	w, err1 := strconv.Atoi(whole)
+	f, err2 := strconv.Atoi(frac)
+	if err1 != nil || err2 != nil || w < 0 || w > 100 || (w == 100 && f > 0) {
+		return 0, fmt.Errorf("%q is not a percentage between 0 and 100", s)
+	}
+	return int32(w*100 + f), nil //nolint:gosec // G115: at most 10000, checked above.
+}
+
+func taxRate(s string) error {
+	_, err := parseTaxRate(s)
+	return err
+}

@@ -53,8 +53,12 @@ type Config struct {
 	SMTPTimeout  time.Duration `env:"KEEL_SMTP_TIMEOUT" envDefault:"10s" help:"bound on one SMTP conversation"`
 	MailFrom     string        `env:"KEEL_MAIL_FROM" envDefault:"Keel <hello@keel.localhost>" help:"sender of every email"`
 
+	TaxRate    string `env:"KEEL_TAX_RATE" envDefault:"20" help:"VAT added to orders, in percent (up to two decimals)"`
+	StaffEmail string `env:"KEEL_STAFF_EMAIL" envDefault:"staff@keel.localhost" help:"where new-order notices go"`
+
 	Workers         bool          `env:"KEEL_WORKERS" envDefault:"true" help:"run River workers inside keel serve"`
 	WorkerCount     int           `env:"KEEL_WORKER_COUNT" envDefault:"10" help:"jobs worked at once by one process"`
+	JobRescueAfter  time.Duration `env:"KEEL_JOB_RESCUE_AFTER" envDefault:"5m" help:"a job whose worker died is worked again after this long"`
 	ShutdownTimeout time.Duration `env:"KEEL_SHUTDOWN_TIMEOUT" envDefault:"20s" help:"bound on finishing requests and jobs at SIGTERM"`
 	RequestTimeout  time.Duration `env:"KEEL_REQUEST_TIMEOUT" envDefault:"15s" help:"bound on one ordinary request"`
 	BodyLimit       string        `env:"KEEL_BODY_LIMIT" envDefault:"64KB" help:"largest request body accepted (form posts)"`
@@ -75,6 +79,7 @@ type Config struct {
 
 	ContactLimit  int           `env:"KEEL_CONTACT_LIMIT" envDefault:"5" help:"contact requests one client IP may send per period"`
 	ContactPeriod time.Duration `env:"KEEL_CONTACT_PERIOD" envDefault:"1h" help:"period of the contact rate limit"`
+	OrderLimit    int           `env:"KEEL_ORDER_LIMIT" envDefault:"20" help:"orders one client IP may place per hour"`
 }
 
 // Load reads the configuration from getenv-style lookups in environ, a
@@ -93,6 +98,13 @@ func Load(environ []string) (Config, error) {
 	}
 
 	return c, nil
+}
+
+// TaxRateBP is the tax rate in basis points (20% is 2000). Load has
+// checked that it parses.
+func (c Config) TaxRateBP() int32 {
+	bp, _ := parseTaxRate(c.TaxRate)
+	return bp
 }
 
 // Production reports whether strict production defaults apply.
@@ -137,7 +149,10 @@ func (c Config) validate() error {
 		{"KEEL_SMTP_TLS", oneOf(c.SMTPTLS, "none", "starttls", "tls")},
 		{"KEEL_SMTP_TIMEOUT", positive(c.SMTPTimeout)},
 		{"KEEL_MAIL_FROM", mailbox(c.MailFrom)},
+		{"KEEL_TAX_RATE", taxRate(c.TaxRate)},
+		{"KEEL_STAFF_EMAIL", mailbox(c.StaffEmail)},
 		{"KEEL_WORKER_COUNT", between(c.WorkerCount, 1, 10000)},
+		{"KEEL_JOB_RESCUE_AFTER", positive(c.JobRescueAfter)},
 		{"KEEL_SHUTDOWN_TIMEOUT", positive(c.ShutdownTimeout)},
 		{"KEEL_REQUEST_TIMEOUT", positive(c.RequestTimeout)},
 		{"KEEL_BODY_LIMIT", byteSize(c.BodyLimit)},
@@ -154,6 +169,7 @@ func (c Config) validate() error {
 		{"KEEL_RESET_LINK_LIFETIME", positive(c.ResetLinkLifetime)},
 		{"KEEL_CACHE_TIMEOUT", positive(c.CacheTimeout)},
 		{"KEEL_CONTACT_LIMIT", between(c.ContactLimit, 1, 1_000_000)},
+		{"KEEL_ORDER_LIMIT", between(c.OrderLimit, 1, 1_000_000)},
 		{"KEEL_CONTACT_PERIOD", positive(c.ContactPeriod)},
 	}
 	for _, ch := range checks {

@@ -36,6 +36,11 @@ type Email struct {
 	Sensitive bool
 }
 
+type InvoiceCounter struct {
+	Year int32
+	Last int32
+}
+
 type Lead struct {
 	ID          int64
 	Name        string
@@ -72,12 +77,59 @@ type LeadNote struct {
 	CreatedAt time.Time
 }
 
+type Order struct {
+	ID              int64
+	Token           string
+	IdempotencyKey  string
+	Name            string
+	Email           string
+	Notes           string
+	Currency        string
+	SubtotalMinor   int64
+	TaxRateBp       int32
+	TaxMinor        int64
+	TotalMinor      int64
+	Status          string
+	InvoiceYear     *int32
+	InvoiceSeq      *int32
+	InvoiceKey      string
+	InvoicedAt      *time.Time
+	EmailedAt       *time.Time
+	StaffNotifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+type OrderItem struct {
+	OrderID        int64
+	Line           int32
+	ProductID      int64
+	Sku            string
+	Name           string
+	UnitPriceMinor int64
+	Quantity       int32
+	LineTotalMinor int64
+}
+
 type PasswordReset struct {
 	TokenHash []byte
 	UserID    int64
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    *time.Time
+}
+
+type Product struct {
+	ID          int64
+	Sku         string
+	Name        string
+	Description string
+	PriceMinor  int64
+	Currency    string
+	Active      bool
+	ImageUrl    string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 type User struct {

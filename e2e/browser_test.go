@@ -358,3 +358,61 @@ func TestBrowserLeadPipeline(t *testing.T) {
 	require.Contains(t, loc, "q="+tag)
 	require.Contains(t, text(t, ctx, "#lead-results"), "WON")
 }
+
+// A customer orders from the catalogue and watches the order go from
+// received to invoiced to emailed on its status page, live.
+func TestBrowserOrder(t *testing.T) {
+	t.Parallel()
+	// The server works no jobs: the order waits until a worker (another
+	// app, as another process would be) starts, after the page is open.
+	// Both use a database of their own, where no other test's worker
+	// runs, and a cache of their own.
+	dbURL, pool := testenv.Database(t)
+	cachePrefix := testenv.Unique("browser-order") + ":"
+	a := testenv.NewApp(t, app.Options{Conn: pool, CachePrefix: cachePrefix}, "KEEL_DATABASE_URL="+dbURL)
+	base := testenv.Serve(t, a)
+	p, err := a.Store.ProductCreate(context.Background(), store.Actor{}, store.ProductInput{
+		SKU: "B-" + testenv.Unique("")[1:], Name: "Browser Product", PriceMinor: 25000, Currency: "EUR", Active: true,
+	})
+	require.NoError(t, err)
+	email := testenv.Unique("shopper") + "@example.com"
+	ctx := browser(t)
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/catalogue")))
+	require.Contains(t, text(t, ctx, "main"), "Browser Product")
+	checkA11y(t, ctx)
+
+	qty := "#order-qty-" + strconv.FormatInt(p.ID, 10)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/order"),
+		chromedp.WaitVisible(chromedp.CSS(qty)),
+	))
+	checkA11y(t, ctx)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(qty), "2"),
+		chromedp.SendKeys(chromedp.CSS("#order-name"), "Bea Browser"),
+		chromedp.SendKeys(chromedp.CSS("#order-email"), email),
+		chromedp.Click(chromedp.CSS(`#order-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#order-status")),
+	))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Regexp(t, `/orders/[A-Z2-7]{52}$`, loc)
+	require.Contains(t, text(t, ctx, "#order-status"), "Preparing your invoice")
+	checkA11y(t, ctx)
+
+	// A worker starts and works the order; the open page follows it
+	// over Server-Sent Events, without a reload.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.keelNoReload = true`)))
+	worker := testenv.NewApp(t, app.Options{Workers: true, CachePrefix: cachePrefix}, "KEEL_DATABASE_URL="+dbURL)
+	testenv.Serve(t, worker)
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(".order-done"))))
+	same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.keelNoReload === true`))
+	require.NoError(t, err)
+	require.True(t, same, "the page was updated in place, not reloaded")
+	status := text(t, ctx, "#order-status")
+	require.Contains(t, status, "Confirmation sent to "+email)
+	require.Contains(t, status, "Download invoice")
+	checkA11y(t, ctx)
+	require.Len(t, testenv.MailTo(t, email, 10*time.Second), 1)
+}

@@ -2,13 +2,21 @@ package handlers_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/stretchr/testify/require"
 
@@ -217,4 +225,149 @@ func BenchmarkRedisDownUnderLoad(b *testing.B) {
 	b.ReportMetric(percentile(down, 0.99), "down-p99-ms")
 	b.ReportMetric(percentile(up, 0.99), "up-p99-ms")
 	b.ReportMetric(percentile(down, 0.99)/percentile(up, 0.99), "ratio")
+}
+
+// BenchmarkOrderPost places orders over HTTP at a fixed rate (10 a
+// second) and reports the POST's latency against a trivial POST through
+// the same server and middleware at the same rate, and the time from the
+// 202 to the order's "emailed" status. It runs in the two shapes Keel
+// deploys in: workers in their own `keel worker` process, and workers
+// inside the web process (`keel serve`'s default), where rendering
+// invoices shares the web process's CPU and garbage collector.
+func BenchmarkOrderPost(b *testing.B) {
+	// Each shape has a database of its own, so no job left by tests
+	// waits ahead of the benchmark's.
+	b.Run("WorkerProcess", func(b *testing.B) {
+		dbURL, pool := testenv.Database(b)
+		env := []string{"KEEL_DATABASE_URL=" + dbURL, "KEEL_LOG_LEVEL=error", "KEEL_ORDER_LIMIT=1000000"}
+		a := testenv.NewApp(b, app.Options{Conn: pool, CachePrefix: testenv.Unique("bench") + ":"}, env...)
+		startWorker(b, env...)
+		benchOrders(b, a)
+	})
+	b.Run("WorkersInServe", func(b *testing.B) {
+		dbURL, _ := testenv.Database(b)
+		benchOrders(b, testenv.NewApp(b, app.Options{Workers: true, CachePrefix: testenv.Unique("bench") + ":"},
+			"KEEL_DATABASE_URL="+dbURL, "KEEL_LOG_LEVEL=error", "KEEL_ORDER_LIMIT=1000000"))
+	})
+}
+
+// startWorker builds keel and runs `keel worker` until the benchmark
+// ends.
+func startWorker(b *testing.B, env ...string) {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "keel")
+	build := exec.Command("go", "build", "-o", bin, "keel")
+	out, err := build.CombinedOutput()
+	require.NoError(b, err, "build keel: %s", out)
+
+	worker := exec.Command(bin, "worker")
+	worker.Env = testenv.Environ(env...)
+	worker.Stdout, worker.Stderr = os.Stderr, os.Stderr
+	require.NoError(b, worker.Start())
+	b.Cleanup(func() {
+		_ = worker.Process.Signal(syscall.SIGTERM)
+		_ = worker.Wait()
+	})
+}
+
+func benchOrders(b *testing.B, a *app.App) {
+	b.Helper()
+	a.Echo.POST("/bench/trivial", func(c echo.Context) error { return c.NoContent(http.StatusAccepted) })
+	base := testenv.Serve(b, a)
+	ctx := context.Background()
+	p, err := a.Store.ProductCreate(ctx, store.Actor{}, store.ProductInput{
+		SKU: "BENCH-" + testenv.Unique("")[1:], Name: "Bench", PriceMinor: 10000, Currency: "EUR", Active: true,
+	})
+	require.NoError(b, err)
+
+	// A browser on the site: same-origin requests need no token.
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(path string, form url.Values) (*http.Response, time.Duration) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, strings.NewReader(form.Encode()))
+		require.NoError(b, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		start := time.Now()
+		resp, err := client.Do(req)
+		require.NoError(b, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp, time.Since(start)
+	}
+	// Warm connections and pools, and wait for the workers to have
+	// emailed the warm-up orders: they are running, and idle again.
+	var warm []string
+	for range 20 {
+		post("/bench/trivial", url.Values{})
+		resp, _ := post("/orders", orderForm(auth.RandomToken(), p))
+		warm = append(warm, strings.TrimPrefix(resp.Header.Get("Location"), "/orders/"))
+	}
+	require.Eventually(b, func() bool {
+		for _, token := range warm {
+			if o, err := a.Store.OrderGetByToken(ctx, token); err != nil || o.Status != store.OrderEmailed {
+				return false
+			}
+		}
+		return true
+	}, time.Minute, 50*time.Millisecond, "the workers emailed the warm-up orders")
+
+	// The time to "emailed" is taken from the live signals the status
+	// pages follow, which cost the server nothing extra to watch.
+	sub := a.Redis.PSubscribe(ctx, "live:order:*")
+	defer func() { _ = sub.Close() }()
+	_, err = sub.Receive(ctx)
+	require.NoError(b, err)
+	var mu sync.Mutex
+	accepted := map[string]time.Time{}
+	done := map[string]time.Time{}
+	go func() {
+		for m := range sub.Channel() {
+			if m.Payload == store.OrderEmailed {
+				mu.Lock()
+				done[strings.TrimPrefix(m.Channel, "live:order:")] = time.Now()
+				mu.Unlock()
+			}
+		}
+	}()
+
+	n := max(b.N, 300)
+	var orderTimes, trivialTimes []time.Duration
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+
+	b.ResetTimer()
+	for range n {
+		<-tick.C
+		resp, took := post("/orders", orderForm(auth.RandomToken(), p))
+		at := time.Now()
+		require.Equal(b, http.StatusAccepted, resp.StatusCode)
+		orderTimes = append(orderTimes, took)
+		mu.Lock()
+		accepted[strings.TrimPrefix(resp.Header.Get("Location"), "/orders/")] = at
+		mu.Unlock()
+
+		resp, took = post("/bench/trivial", url.Values{})
+		require.Equal(b, http.StatusAccepted, resp.StatusCode)
+		trivialTimes = append(trivialTimes, took)
+	}
+	var emailed []time.Duration
+	require.Eventually(b, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(done) >= n
+	}, time.Minute, 10*time.Millisecond, "every order was emailed")
+	b.StopTimer()
+	mu.Lock()
+	for token, at := range accepted {
+		emailed = append(emailed, done[token].Sub(at))
+	}
+	mu.Unlock()
+
+	b.ReportMetric(percentile(orderTimes, 0.5), "order-p50-ms")
+	b.ReportMetric(percentile(orderTimes, 0.99), "order-p99-ms")
+	b.ReportMetric(percentile(trivialTimes, 0.5), "trivial-p50-ms")
+	b.ReportMetric(percentile(trivialTimes, 0.99), "trivial-p99-ms")
+	b.ReportMetric(percentile(orderTimes, 0.99)/percentile(trivialTimes, 0.99), "p99-ratio")
+	b.ReportMetric(percentile(emailed, 0.5), "emailed-p50-ms")
+	b.ReportMetric(percentile(emailed, 0.95), "emailed-p95-ms")
 }

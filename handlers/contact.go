@@ -47,27 +47,34 @@ func (h *Handlers) contactCreate(c echo.Context) error {
 		return h.contactForm(c, http.StatusUnprocessableEntity, req, errs, "")
 	}
 
-	d, err := h.Limiter.Allow(ctx, h.ContactRule, ratelimit.ClientKey(c.RealIP()))
-	switch {
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case err != nil:
-		// Redis is down: a contact form is worth more than a perfect
-		// limit, so the request goes through and the outage is counted.
-		h.Metrics.Event("ratelimit_unavailable")
-		h.Logger.WarnContext(ctx, "contact rate limit unavailable", "error", err)
-	case !d.Allowed:
-		h.Metrics.Event("contact_rate_limited")
+	if d := h.allow(c, h.ContactRule, "contact"); !d.Allowed {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.RetryAfter.Seconds()))))
 		notice := "You have sent several requests in a short time. Please try again later, or email us directly."
 		return h.contactForm(c, http.StatusTooManyRequests, req, nil, notice)
 	}
 
-	_, err = h.Store.ContactCreate(ctx, req, h.contactAck)
+	_, err := h.Store.ContactCreate(ctx, req, h.contactAck)
 	if err != nil {
 		return fmt.Errorf("create contact lead: %w", err)
 	}
 	return h.contactDone(c, req)
+}
+
+// allow takes one request of the client's allowance under rule. When
+// Redis is down the request goes through and the outage is counted: a
+// customer's form is worth more than a perfect limit.
+func (h *Handlers) allow(c echo.Context, rule ratelimit.Rule, what string) ratelimit.Decision {
+	ctx := c.Request().Context()
+	d, err := h.Limiter.Allow(ctx, rule, ratelimit.ClientKey(c.RealIP()))
+	if err != nil {
+		h.Metrics.Event("ratelimit_unavailable")
+		h.Logger.WarnContext(ctx, what+" rate limit unavailable", "error", err)
+		return ratelimit.Decision{Allowed: true}
+	}
+	if !d.Allowed {
+		h.Metrics.Event(what + "_rate_limited")
+	}
+	return d
 }
 
 // contactAck builds the acknowledgement email for a new lead.

@@ -12,6 +12,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"keel/auth"
+	"keel/blob"
+	"keel/jobs"
+	"keel/live"
 	"keel/metrics"
 	"keel/ratelimit"
 	"keel/store"
@@ -38,13 +41,24 @@ type Deps struct {
 	Ready []Check
 	// BaseURL is the site's public origin, used in emails.
 	BaseURL string
-	// ContactRule limits contact requests per client IP; the sign-in
-	// rules limit attempts per client IP and per account.
+	// ContactRule and OrderRule limit contact requests and orders per
+	// client IP; the sign-in rules limit attempts per client IP and per
+	// account.
 	ContactRule       ratelimit.Rule
+	OrderRule         ratelimit.Rule
 	SignInIPRule      ratelimit.Rule
 	SignInAccountRule ratelimit.Rule
 	// ResetLinkLifetime is how long an emailed password link works.
 	ResetLinkLifetime time.Duration
+
+	Blob  *blob.Store
+	Live  *live.Broker
+	Queue *jobs.Queue
+	// TaxRateBP is the VAT on orders, in basis points.
+	TaxRateBP int32
+	// Stopping closes when the server begins to shut down: live streams
+	// end and tell their clients when to come back.
+	Stopping <-chan struct{}
 }
 
 // Handlers serves Keel's pages.
@@ -70,6 +84,13 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 	e.GET("/contact", h.contactNew).Name = "contact.new"
 	e.POST("/contact", h.contactCreate).Name = "contact.create"
 	e.GET("/contact/thanks", h.contactThanks).Name = "contact.thanks"
+	e.GET("/catalogue", h.catalogueIndex).Name = "catalogue.index"
+	e.GET("/catalogue/:sku", h.catalogueShow).Name = "catalogue.show"
+	e.GET("/order", h.orderNew).Name = "order.new"
+	e.POST("/orders", h.orderCreate).Name = "order.create"
+	e.GET("/orders/:token", h.orderShow).Name = "order.show"
+	e.GET("/orders/:token/events", h.orderEvents).Name = "order.events"
+	e.GET("/orders/:token/invoice", h.orderInvoice).Name = "order.invoice"
 	e.GET("/password/reset/:token", h.passwordResetEdit).Name = "password_reset.edit"
 	e.POST("/password/reset/:token", h.passwordResetUpdate).Name = "password_reset.update"
 
@@ -105,6 +126,16 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 	a.POST("/leads/:id/owner", "leads:write", h.leadOwnerUpdate, "lead.owner")
 	a.POST("/leads/:id/notes", "leads:write", h.leadNoteCreate, "lead.note")
 	a.POST("/leads/:id/merge", "leads:write", h.leadMerge, "lead.merge")
+	a.GET("/products", "catalog:read", h.productIndex, "product.index")
+	a.GET("/products/new", "catalog:write", h.productNew, "product.new")
+	a.POST("/products", "catalog:write", h.productCreate, "product.create")
+	a.GET("/products/:id", "catalog:read", h.productShow, "product.show")
+	a.POST("/products/:id", "catalog:write", h.productUpdate, "product.update")
+	a.GET("/orders", "orders:read", h.adminOrderIndex, "admin.order.index")
+	a.GET("/orders/:id", "orders:read", h.adminOrderShow, "admin.order.show")
+	a.GET("/orders/:id/invoice", "orders:read", h.adminOrderInvoice, "admin.order.invoice")
+	a.POST("/orders/:id/resend", "orders:write", h.adminOrderResend, "admin.order.resend")
+	a.POST("/orders/:id/regenerate", "orders:write", h.adminOrderRegenerate, "admin.order.regenerate")
 
 	return h
 }
@@ -188,6 +219,7 @@ func (h *Handlers) url(name string, params ...any) string {
 func (h *Handlers) page(c echo.Context, title, description, current string) views.Page {
 	entries := []struct{ label, route string }{
 		{"Home", "home"},
+		{"Catalogue", "catalogue.index"},
 		{"Contact", "contact.new"},
 	}
 	nav := make([]views.NavLink, len(entries))
@@ -216,6 +248,8 @@ func (h *Handlers) adminPage(c echo.Context, title, current string) views.AdminP
 	}{
 		{"Dashboard", "admin.dashboard", auth.SignedIn},
 		{"Leads", "lead.index", "leads:read"},
+		{"Orders", "admin.order.index", "orders:read"},
+		{"Catalogue", "product.index", "catalog:read"},
 		{"Users", "user.index", "users:read"},
 		{"Audit log", "audit.index", "audit:read"},
 		{"Your account", "account.show", auth.SignedIn},

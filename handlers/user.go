@@ -226,7 +226,7 @@ func (h *Handlers) userSignOutEverywhere(c echo.Context) error {
 func (h *Handlers) sendPasswordLink(c echo.Context, u store.User, welcome bool) error {
 	token := auth.RandomToken()
 	expires := time.Now().Add(h.ResetLinkLifetime)
-	link := strings.TrimSuffix(h.BaseURL, "/") + h.url("password_reset.edit", token)
+	link := h.absolute(h.url("password_reset.edit", token))
 
 	content, err := mail.PasswordLink(u.Name, link, h.ResetLinkLifetime, welcome)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"keel/mail"
 	"keel/store"
@@ -39,18 +40,24 @@ type Mailer interface {
 type Deps struct {
 	Store  *store.Store
 	Mailer Mailer
+	Orders OrderDeps
 }
 
 // Options tune a working client.
 type Options struct {
 	Logger  *slog.Logger
 	Workers int // jobs worked at once, across queues
+	// RescueAfter is how long a job may run before it is taken for
+	// abandoned (its worker died) and worked again.
+	RescueAfter time.Duration
 }
 
 // Workers registers every worker Keel has with its dependencies.
 func Workers(d Deps) *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, NewSendEmailWorker(d.Store, d.Mailer))
+	river.AddWorker(w, NewProcessOrderWorker(d.Store, d.Orders))
+	river.AddWorker(w, NewRegenerateInvoiceWorker(d.Store, d.Orders))
 	return w
 }
 
@@ -65,9 +72,11 @@ func NewClient(pool *pgxpool.Pool, d Deps, o Options) (*river.Client[pgx.Tx], er
 			QueueDefault: {MaxWorkers: o.Workers},
 			QueueEmail:   {MaxWorkers: emailWorkers},
 		},
-		JobTimeout: time.Minute,
-		// A job whose worker died is worked again after this long.
-		RescueStuckJobsAfter: 5 * time.Minute,
+		// A job whose worker died is worked again after RescueAfter. A job
+		// still running is cancelled well before that, so a slow live
+		// job is never taken for a dead one.
+		JobTimeout:           min(time.Minute, o.RescueAfter/2),
+		RescueStuckJobsAfter: o.RescueAfter,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
@@ -96,6 +105,32 @@ type Queue struct {
 // NewQueue returns a Queue that inserts through client.
 func NewQueue(client *river.Client[pgx.Tx]) *Queue {
 	return &Queue{client: client}
+}
+
+// EnqueueOrder inserts the job that works order id, inside tx.
+func (q *Queue) EnqueueOrder(ctx context.Context, tx pgx.Tx, id int64) error {
+	_, err := q.client.InsertTx(ctx, tx, ProcessOrderArgs{OrderID: id}, nil)
+	return err
+}
+
+// RegenerateInvoice queues a new rendering of an order's invoice.
+func (q *Queue) RegenerateInvoice(ctx context.Context, id int64) error {
+	_, err := q.client.Insert(ctx, RegenerateInvoiceArgs{OrderID: id}, nil)
+	return err
+}
+
+// OrderJobs returns the jobs that worked on an order, newest first.
+func (q *Queue) OrderJobs(ctx context.Context, id int64) ([]*rivertype.JobRow, error) {
+	params := river.NewJobListParams().
+		Kinds(OrderJobKinds...).
+		Where("(args->>'order_id')::bigint = @order_id", river.NamedArgs{"order_id": id}).
+		OrderBy(river.JobListOrderByID, river.SortOrderDesc).
+		First(20)
+	res, err := q.client.JobList(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("order %d jobs: %w", id, err)
+	}
+	return res.Jobs, nil
 }
 
 // EnqueueEmail inserts the job that sends email id, inside tx.

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	"keel/money"
+	"keel/store"
 	"keel/views"
 )
 
@@ -66,4 +69,31 @@ The Keel team
 `, name, intro, valid, link)
 
 	return Content{Subject: subject, Text: text, HTML: html.String()}, nil
+}
+
+// OrderConfirmation tells a customer their order is in, with the link to
+// its status page and invoice.
+func OrderConfirmation(o store.Order, statusURL string) Content {
+	var lines strings.Builder
+	for _, l := range o.Lines {
+		fmt.Fprintf(&lines, "  %d x %s  %s\n", l.Quantity, l.Name, money.Format(l.LineTotalMinor, o.Currency))
+	}
+	text := fmt.Sprintf(`Hello %s,
+
+Thank you for your order. Your invoice %s is ready:
+%s
+
+%s
+Total, VAT included: %s
+
+The Keel team
+`, o.Name, o.InvoiceNumber(), statusURL, lines.String(), money.Format(o.TotalMinor, o.Currency))
+	return Content{Subject: "Your order " + o.InvoiceNumber() + " is confirmed", Text: text}
+}
+
+// OrderStaffNotice tells staff of a new order.
+func OrderStaffNotice(o store.Order, adminURL string) Content {
+	text := fmt.Sprintf("New order %s from %s <%s>, %s.\n%s\n",
+		o.InvoiceNumber(), o.Name, o.Email, money.Format(o.TotalMinor, o.Currency), adminURL)
+	return Content{Subject: "New order " + o.InvoiceNumber(), Text: text}
 }

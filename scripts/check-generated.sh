@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fails when committed generated code (sqlc, templ) is not what the
-# pinned generators make from the sources.
+# pinned generators make from the sources, or go.mod and go.sum are not
+# what go mod tidy makes them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$PWD/.tools/bin
@@ -22,4 +23,8 @@ if ! diff -r views "$tmp/views" >/dev/null; then
 	echo "check-generated: views/*_templ.go is stale; run make generate" >&2
 	exit 1
 fi
-echo "check-generated: sqlc and templ output is fresh"
+if ! go mod tidy -diff >&2; then
+	echo "check-generated: go.mod or go.sum is untidy; run go mod tidy" >&2
+	exit 1
+fi
+echo "check-generated: sqlc and templ output, go.mod and go.sum are fresh"

@@ -4,7 +4,7 @@
 # pinned Go tools, built into .tools/bin inside the project.
 #
 #   scripts/tools.sh          services and generators (make dev)
-#   scripts/tools.sh --test   also Chromium, axe-core and the linter
+#   scripts/tools.sh --test   also Chromium, pdftotext, axe-core and the linter
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,7 @@ command -v redis-server >/dev/null || need_packages+=(redis-server)
 [[ -x /usr/lib/postgresql/15/bin/initdb ]] || need_packages+=(postgresql-15)
 if $with_test; then
 	command -v chromium >/dev/null || need_packages+=(chromium)
+	command -v pdftotext >/dev/null || need_packages+=(poppler-utils)
 fi
 
 if ((${#need_packages[@]})); then

@@ -116,11 +116,7 @@ func (s *Store) AuditList(ctx context.Context, f AuditFilter) ([]AuditEntry, err
 	if err != nil {
 		return nil, classify(fmt.Errorf("list audit log: %w", err))
 	}
-	out := make([]AuditEntry, len(rows))
-	for i, r := range rows {
-		out[i] = auditFromRow(r)
-	}
-	return out, nil
+	return mapRows(rows, auditFromRow), nil
 }
 
 // AuditActions returns every action name the log holds.

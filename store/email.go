@@ -120,11 +120,7 @@ func (s *Store) EmailListByRecipient(ctx context.Context, addr string, limit int
 	if err != nil {
 		return nil, classify(fmt.Errorf("list emails: %w", err))
 	}
-	out := make([]Email, len(rows))
-	for i, r := range rows {
-		out[i] = emailFromRow(r)
-	}
-	return out, nil
+	return mapRows(rows, emailFromRow), nil
 }
 
 func emailFromRow(r db.Email) Email {

@@ -314,11 +314,7 @@ func leadFromRow(r db.Lead) Lead {
 }
 
 func leadsFromRows(rows []db.Lead) []Lead {
-	out := make([]Lead, len(rows))
-	for i, r := range rows {
-		out[i] = leadFromRow(r)
-	}
-	return out
+	return mapRows(rows, leadFromRow)
 }
 
 // likePattern turns search text into a LIKE pattern that matches it

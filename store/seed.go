@@ -41,6 +41,9 @@ var DemoLogins = []DemoLogin{
 // Seed loads Keel's demo data, hashing demo passwords with hash.
 // Running it again adds nothing new.
 func (s *Store) Seed(ctx context.Context, hash func(string) (string, error)) error {
+	if err := s.seedProducts(ctx); err != nil {
+		return err
+	}
 	for _, d := range DemoLogins {
 		h, err := hash(d.Password)
 		if err != nil {

@@ -40,6 +40,7 @@ type Conn interface {
 // a job exists exactly when the change that caused it commits.
 type Enqueuer interface {
 	EnqueueEmail(ctx context.Context, tx pgx.Tx, emailID int64) error
+	EnqueueOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
 }
 
 // Store runs Keel's queries on one connection source.
@@ -135,4 +136,13 @@ func unreachable(err error) bool {
 func (s *Store) Ping(ctx context.Context) error {
 	_, err := s.conn.Exec(ctx, "SELECT 1")
 	return classify(err)
+}
+
+// mapRows converts query rows to the store's types.
+func mapRows[R, T any](rows []R, conv func(R) T) []T {
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = conv(r)
+	}
+	return out
 }

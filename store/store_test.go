@@ -264,3 +264,5 @@ func TestAuditListPages(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, none)
 }
+
+func (noJobs) EnqueueOrder(context.Context, pgx.Tx, int64) error { return nil }

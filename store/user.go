@@ -95,11 +95,7 @@ func (s *Store) UserListByIDs(ctx context.Context, ids []int64) ([]User, error) 
 	if err != nil {
 		return nil, classify(fmt.Errorf("list users by id: %w", err))
 	}
-	out := make([]User, len(rows))
-	for i, r := range rows {
-		out[i] = userFromRow(r)
-	}
-	return out, nil
+	return mapRows(rows, userFromRow), nil
 }
 
 // UserListActive returns active users, by name: who can own leads.
@@ -108,11 +104,7 @@ func (s *Store) UserListActive(ctx context.Context, limit int32) ([]User, error)
 	if err != nil {
 		return nil, classify(fmt.Errorf("list active users: %w", err))
 	}
-	out := make([]User, len(rows))
-	for i, r := range rows {
-		out[i] = userFromRow(r)
-	}
-	return out, nil
+	return mapRows(rows, userFromRow), nil
 }
 
 // UserGetByEmail returns the user with this email, ignoring case, or
@@ -131,11 +123,7 @@ func (s *Store) UserList(ctx context.Context, limit int32) ([]User, error) {
 	if err != nil {
 		return nil, classify(fmt.Errorf("list users: %w", err))
 	}
-	out := make([]User, len(rows))
-	for i, r := range rows {
-		out[i] = userFromRow(r)
-	}
-	return out, nil
+	return mapRows(rows, userFromRow), nil
 }
 
 // UserSetRole changes a user's role, audited with the old and new role.

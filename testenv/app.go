@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"keel/app"
@@ -21,6 +22,11 @@ func NewApp(t testing.TB, opts app.Options, overrides ...string) *app.App {
 		opts.Conn = Tx(t)
 	} else {
 		Pool(t) // migrate before anything else touches the database
+	}
+	if _, ok := opts.Conn.(pgx.Tx); ok && opts.CachePrefix == "" {
+		// Values read inside one test's transaction must not be served
+		// to another test.
+		opts.CachePrefix = Unique("test") + ":"
 	}
 	a, err := app.New(context.Background(), Config(t, overrides...), Logger(t), opts)
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -131,6 +132,38 @@ func Pool(t testing.TB) *pgxpool.Pool {
 		t.Fatalf("PostgreSQL for tests: %v; %s", poolErr, hint)
 	}
 	return pool
+}
+
+// Database creates a migrated database of the test's own, for tests
+// whose job workers must not take other tests' jobs (or leave theirs to
+// other workers), and drops it when the test ends. It returns the
+// database's URL and a pool on it.
+func Database(t testing.TB) (string, *pgxpool.Pool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := strings.ReplaceAll(Unique("keel_t"), "-", "_")
+	admin := Pool(t)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	u, err := url.Parse(Config(t).DatabaseURL)
+	if err != nil {
+		t.Fatalf("database URL: %v", err)
+	}
+	u.Path = "/" + name
+	pool, err := pgxpool.New(ctx, u.String())
+	if err != nil {
+		t.Fatalf("connect to %s: %v", name, err)
+	}
+	t.Cleanup(pool.Close)
+	if err := db.Migrate(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("migrate %s: %v", name, err)
+	}
+	return u.String(), pool
 }
 
 // Tx returns a transaction on the test database that is rolled back

@@ -1,0 +1,349 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"keel/db"
+)
+
+// Order statuses, in the order an order goes through them.
+const (
+	OrderProcessing = "processing"
+	OrderInvoiced   = "invoiced"
+	OrderEmailed    = "emailed"
+)
+
+// OrderStatuses lists the statuses in order.
+var OrderStatuses = []string{OrderProcessing, OrderInvoiced, OrderEmailed}
+
+// Order is a customer's order with its lines.
+type Order struct {
+	ID              int64
+	Token           string
+	Name            string
+	Email           string
+	Notes           string
+	Currency        string
+	SubtotalMinor   int64
+	TaxRateBP       int32
+	TaxMinor        int64
+	TotalMinor      int64
+	Status          string
+	InvoiceYear     int32 // 0 until numbered
+	InvoiceSeq      int32
+	InvoiceKey      string
+	InvoicedAt      *time.Time
+	EmailedAt       *time.Time
+	StaffNotifiedAt *time.Time
+	CreatedAt       time.Time
+	Lines           []OrderLine
+}
+
+// InvoiceNumber is the order's invoice number, "2026-000042", or "".
+func (o Order) InvoiceNumber() string {
+	if o.InvoiceSeq == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d-%06d", o.InvoiceYear, o.InvoiceSeq)
+}
+
+// OrderLine is one product on an order, priced when the order was made.
+type OrderLine struct {
+	ProductID      int64
+	SKU            string
+	Name           string
+	UnitPriceMinor int64
+	Quantity       int32
+	LineTotalMinor int64
+}
+
+// OrderRequest is a customer's order as submitted: what they chose and
+// the prices they were shown, which the server checks but never uses.
+type OrderRequest struct {
+	IdempotencyKey string
+	Token          string // the new order's status page address
+	Name           string
+	Email          string
+	Notes          string
+	Items          []OrderItemRequest
+	TaxRateBP      int32
+}
+
+// OrderItemRequest is one line of an OrderRequest.
+type OrderItemRequest struct {
+	ProductID int64
+	Quantity  int32
+	// PriceSeen is the unit price the form showed, in minor units.
+	PriceSeen int64
+}
+
+// OrderItemError says what is wrong with one line of an order. Its
+// message is safe to show.
+type OrderItemError struct {
+	ProductID int64
+	Message   string
+}
+
+func (e *OrderItemError) Error() string {
+	return fmt.Sprintf("product %d: %s", e.ProductID, e.Message)
+}
+
+// OrderCreate records an order and enqueues the job that works it, in
+// one transaction, and returns it with created true. Every price comes
+// from the catalogue, never from the request; a line whose product is
+// unknown or withdrawn, or whose price seen differs, is an
+// *OrderItemError and nothing is written. An order with the same
+// idempotency key as an earlier one is that order: it is returned with
+// created false, and nothing new is written or queued.
+func (s *Store) OrderCreate(ctx context.Context, req OrderRequest) (Order, bool, error) {
+	var order Order
+	created := false
+	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		lines, currency, err := priceLines(ctx, q, req.Items)
+		if err != nil {
+			return err
+		}
+		var subtotal int64
+		for _, l := range lines {
+			subtotal += l.LineTotalMinor
+		}
+		tax := (subtotal*int64(req.TaxRateBP) + 5000) / 10000 // rounded half up
+
+		row, err := q.OrderInsert(ctx, db.OrderInsertParams{
+			Token: req.Token, IdempotencyKey: req.IdempotencyKey, Name: req.Name, Email: req.Email,
+			Notes: req.Notes, Currency: currency, SubtotalMinor: subtotal, TaxRateBp: req.TaxRateBP,
+			TaxMinor: tax, TotalMinor: subtotal + tax,
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			// The same order again: a double submit or a retried request.
+			existing, err := q.OrderGetByIdempotencyKey(ctx, req.IdempotencyKey)
+			if err != nil {
+				return fmt.Errorf("get order by idempotency key: %w", err)
+			}
+			order = orderFromRow(existing)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("insert order: %w", err)
+		}
+		order, created = orderFromRow(row), true
+
+		for i, l := range lines {
+			err := q.OrderItemInsert(ctx, db.OrderItemInsertParams{
+				OrderID: order.ID, Line: int32(i + 1), ProductID: l.ProductID, Sku: l.SKU, Name: l.Name,
+				UnitPriceMinor: l.UnitPriceMinor, Quantity: l.Quantity, LineTotalMinor: l.LineTotalMinor,
+			})
+			if err != nil {
+				return fmt.Errorf("insert order line: %w", err)
+			}
+		}
+		order.Lines = lines
+		if err := s.queue.EnqueueOrder(ctx, tx, order.ID); err != nil {
+			return fmt.Errorf("enqueue order %d: %w", order.ID, err)
+		}
+		return nil
+	})
+	return order, created, err
+}
+
+// priceLines prices each requested line from the catalogue.
+func priceLines(ctx context.Context, q *db.Queries, items []OrderItemRequest) ([]OrderLine, string, error) {
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.ProductID
+	}
+	rows, err := q.ProductListByIDs(ctx, ids)
+	if err != nil {
+		return nil, "", fmt.Errorf("load products: %w", err)
+	}
+	byID := make(map[int64]db.Product, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+
+	lines := make([]OrderLine, 0, len(items))
+	currency := ""
+	for _, it := range items {
+		p, ok := byID[it.ProductID]
+		switch {
+		case !ok || !p.Active:
+			return nil, "", &OrderItemError{it.ProductID, "This product is not in the catalogue."}
+		case p.PriceMinor != it.PriceSeen:
+			return nil, "", &OrderItemError{it.ProductID, "The price of this product has changed; please check the new total."}
+		case currency != "" && p.Currency != currency:
+			return nil, "", &OrderItemError{it.ProductID, "Products in different currencies need separate orders."}
+		}
+		currency = p.Currency
+		lines = append(lines, OrderLine{
+			ProductID: p.ID, SKU: p.Sku, Name: p.Name, UnitPriceMinor: p.PriceMinor,
+			Quantity: it.Quantity, LineTotalMinor: p.PriceMinor * int64(it.Quantity),
+		})
+	}
+	return lines, currency, nil
+}
+
+// OrderGetByID returns an order with its lines, or ErrNotFound.
+func (s *Store) OrderGetByID(ctx context.Context, id int64) (Order, error) {
+	row, err := s.q.OrderGetByID(ctx, id)
+	if err != nil {
+		return Order{}, classify(fmt.Errorf("get order %d: %w", id, err))
+	}
+	return s.withLines(ctx, orderFromRow(row))
+}
+
+// OrderGetByToken returns the order behind a status page address, or
+// ErrNotFound.
+func (s *Store) OrderGetByToken(ctx context.Context, token string) (Order, error) {
+	row, err := s.q.OrderGetByToken(ctx, token)
+	if err != nil {
+		return Order{}, classify(fmt.Errorf("get order by token: %w", err))
+	}
+	return s.withLines(ctx, orderFromRow(row))
+}
+
+func (s *Store) withLines(ctx context.Context, o Order) (Order, error) {
+	rows, err := s.q.OrderItems(ctx, o.ID)
+	if err != nil {
+		return o, classify(fmt.Errorf("order lines: %w", err))
+	}
+	for _, r := range rows {
+		o.Lines = append(o.Lines, OrderLine{
+			ProductID: r.ProductID, SKU: r.Sku, Name: r.Name, UnitPriceMinor: r.UnitPriceMinor,
+			Quantity: r.Quantity, LineTotalMinor: r.LineTotalMinor,
+		})
+	}
+	return o, nil
+}
+
+// OrderNumber gives an order its invoice number, once: the number is
+// taken from the year's counter in the same transaction that records it
+// on the order, so numbers have no gaps and an order never gets two.
+func (s *Store) OrderNumber(ctx context.Context, id int64) (Order, error) {
+	var o Order
+	err := s.inTx(ctx, func(_ pgx.Tx, q *db.Queries) error {
+		row, err := q.OrderGetForUpdate(ctx, id)
+		if err != nil {
+			return fmt.Errorf("lock order %d: %w", id, err)
+		}
+		if row.InvoiceSeq == nil {
+			year := int32(row.CreatedAt.UTC().Year()) //nolint:gosec // G115: a calendar year fits.
+			seq, err := q.InvoiceNumberNext(ctx, year)
+			if err != nil {
+				return fmt.Errorf("next invoice number: %w", err)
+			}
+			if row, err = q.OrderSetInvoiceNumber(ctx, db.OrderSetInvoiceNumberParams{
+				ID: id, InvoiceYear: &year, InvoiceSeq: &seq,
+			}); err != nil {
+				return fmt.Errorf("record invoice number: %w", err)
+			}
+		}
+		o = orderFromRow(row)
+		return nil
+	})
+	if err != nil {
+		return o, err
+	}
+	return s.withLines(ctx, o)
+}
+
+// OrderMarkInvoiced records where the order's invoice is stored.
+func (s *Store) OrderMarkInvoiced(ctx context.Context, id int64, key string) (Order, error) {
+	row, err := s.q.OrderMarkInvoiced(ctx, db.OrderMarkInvoicedParams{ID: id, InvoiceKey: key})
+	if err != nil {
+		return Order{}, classify(fmt.Errorf("mark order %d invoiced: %w", id, err))
+	}
+	return orderFromRow(row), nil
+}
+
+// OrderMarkEmailed records that the customer's confirmation went out.
+func (s *Store) OrderMarkEmailed(ctx context.Context, id int64) (Order, error) {
+	row, err := s.q.OrderMarkEmailed(ctx, id)
+	if err != nil {
+		return Order{}, classify(fmt.Errorf("mark order %d emailed: %w", id, err))
+	}
+	return orderFromRow(row), nil
+}
+
+// OrderMarkStaffNotified records that staff were told of the order.
+func (s *Store) OrderMarkStaffNotified(ctx context.Context, id int64) error {
+	return classify(s.q.OrderMarkStaffNotified(ctx, id))
+}
+
+// OrderFilter selects orders for the staff list.
+type OrderFilter struct {
+	Status   string
+	BeforeAt time.Time
+	BeforeID int64
+	Limit    int32
+}
+
+// OrderList returns orders newest first.
+func (s *Store) OrderList(ctx context.Context, f OrderFilter) ([]Order, error) {
+	p := db.OrderListParams{RowLimit: f.Limit}
+	if f.Status != "" {
+		p.Status = &f.Status
+	}
+	if !f.BeforeAt.IsZero() {
+		p.AfterAt, p.AfterID = &f.BeforeAt, &f.BeforeID
+	}
+	rows, err := s.q.OrderList(ctx, p)
+	if err != nil {
+		return nil, classify(fmt.Errorf("list orders: %w", err))
+	}
+	return mapRows(rows, orderFromRow), nil
+}
+
+// EmailEnsure records e unless an email with its dedupe key exists, and
+// returns the record either way: the way to send something at most once
+// per business event from a job that may run again.
+func (s *Store) EmailEnsure(ctx context.Context, e OutgoingEmail) (Email, error) {
+	row, err := s.q.EmailEnsure(ctx, db.EmailEnsureParams{
+		DedupeKey: e.DedupeKey, Kind: e.Kind, Recipient: e.To, Subject: e.Subject,
+		BodyText: e.Text, BodyHtml: e.HTML,
+	})
+	if err != nil {
+		return Email{}, classify(fmt.Errorf("ensure email %s: %w", e.DedupeKey, err))
+	}
+	return emailFromRow(db.Email(row)), nil
+}
+
+// OrderEmailResend queues the order's confirmation again, audited as
+// actor's: a new email with its own dedupe key, sent by the send_email
+// job.
+func (s *Store) OrderEmailResend(ctx context.Context, actor Actor, o Order, e OutgoingEmail) error {
+	return s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		if err := s.queueEmail(ctx, tx, q, e); err != nil {
+			return err
+		}
+		return audit(ctx, q, actor, "order.email_resent", o, nil)
+	})
+}
+
+// OrderAudit writes an audit entry about an order.
+func (s *Store) OrderAudit(ctx context.Context, actor Actor, o Order, action string, detail map[string]any) error {
+	return s.Audit(ctx, AuditEntry{
+		ActorID: actor.ID, ActorEmail: actor.Email, Action: action, ClientIP: actor.IP,
+		TargetType: "order", TargetID: strconv.FormatInt(o.ID, 10), Detail: detail,
+	})
+}
+
+func (o Order) auditTarget() (string, string) { return "order", strconv.FormatInt(o.ID, 10) }
+
+func orderFromRow(r db.Order) Order {
+	o := Order{
+		ID: r.ID, Token: r.Token, Name: r.Name, Email: r.Email, Notes: r.Notes, Currency: r.Currency,
+		SubtotalMinor: r.SubtotalMinor, TaxRateBP: r.TaxRateBp, TaxMinor: r.TaxMinor, TotalMinor: r.TotalMinor,
+		Status: r.Status, InvoiceKey: r.InvoiceKey, InvoicedAt: r.InvoicedAt, EmailedAt: r.EmailedAt,
+		StaffNotifiedAt: r.StaffNotifiedAt, CreatedAt: r.CreatedAt,
+	}
+	if r.InvoiceYear != nil && r.InvoiceSeq != nil {
+		o.InvoiceYear, o.InvoiceSeq = *r.InvoiceYear, *r.InvoiceSeq
+	}
+	return o
+}
