@@ -44,7 +44,7 @@ type App struct {
 	Replica  *store.Store
 	Cache    *cache.Cache
 	Blob     *blob.Store
-	Live     *live.Broker
+	Hub      *live.Hub
 	Queue    *jobs.Queue
 	Metrics  *metrics.Metrics
 	Sessions *auth.Sessions
@@ -57,6 +57,7 @@ type App struct {
 	stopping chan struct{}
 	mailer   *mail.Sender
 	inserter *river.Client[pgx.Tx]
+	stopHub  context.CancelFunc
 	worker   *river.Client[pgx.Tx] // nil unless this process works jobs
 }
 
@@ -124,7 +125,7 @@ func (a *App) assemble(o Options) error {
 		Prefix:      o.CachePrefix,
 	})
 	a.Queue = jobs.NewQueue(a.inserter)
-	a.Store = store.New(conn, a.Queue).WithCache(a.Cache)
+	a.Store = store.New(conn, a.Queue).WithCache(a.Cache).WithSignal(live.Signal(a.Redis, a.Logger))
 	a.Blob = blob.New(blob.Config{
 		Endpoint:  a.Config.S3Endpoint,
 		Region:    a.Config.S3Region,
@@ -132,7 +133,16 @@ func (a *App) assemble(o Options) error {
 		AccessKey: a.Config.S3AccessKey,
 		SecretKey: a.Config.S3SecretKey,
 	})
-	a.Live = live.New(a.Redis)
+	// The hub reads committed events on the pool, whatever connection
+	// the store was given.
+	a.Hub = live.NewHub(a.Redis, store.New(a.Pool, nil), live.Options{
+		Logger:    a.Logger,
+		Delivered: func(n int) { a.Metrics.LiveDelivered.Add(float64(n)) },
+		Dropped:   a.Metrics.LiveDropped.Inc,
+	})
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	a.stopHub = stopHub
+	go a.Hub.Run(hubCtx)
 
 	a.mailer, err = mail.NewSender(mail.Config{
 		Addr:     a.Config.SMTPAddr,
@@ -182,6 +192,9 @@ func (a *App) assemble(o Options) error {
 
 // Close releases the pools. Call it after Serve or Work returned.
 func (a *App) Close() {
+	if a.stopHub != nil {
+		a.stopHub()
+	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}
@@ -284,7 +297,6 @@ func (a *App) orderDeps() jobs.OrderDeps {
 	return jobs.OrderDeps{
 		Blobs:      a.Blob,
 		Mailer:     a.mailer,
-		Live:       a.Live,
 		StaffEmail: a.Config.StaffEmail,
 		Seller: invoice.Seller{
 			Name:    "Keel Services",

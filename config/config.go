@@ -80,6 +80,8 @@ type Config struct {
 	ContactLimit  int           `env:"KEEL_CONTACT_LIMIT" envDefault:"5" help:"contact requests one client IP may send per period"`
 	ContactPeriod time.Duration `env:"KEEL_CONTACT_PERIOD" envDefault:"1h" help:"period of the contact rate limit"`
 	OrderLimit    int           `env:"KEEL_ORDER_LIMIT" envDefault:"20" help:"orders one client IP may place per hour"`
+
+	LiveStreamLimit int `env:"KEEL_LIVE_STREAM_LIMIT" envDefault:"10" help:"live streams one staff member, or one order's page, may hold open on one server"`
 }
 
 // Load reads the configuration from getenv-style lookups in environ, a
@@ -170,6 +172,7 @@ func (c Config) validate() error {
 		{"KEEL_CACHE_TIMEOUT", positive(c.CacheTimeout)},
 		{"KEEL_CONTACT_LIMIT", between(c.ContactLimit, 1, 1_000_000)},
 		{"KEEL_ORDER_LIMIT", between(c.OrderLimit, 1, 1_000_000)},
+		{"KEEL_LIVE_STREAM_LIMIT", between(c.LiveStreamLimit, 1, 1_000_000)},
 		{"KEEL_CONTACT_PERIOD", positive(c.ContactPeriod)},
 	}
 	for _, ch := range checks {

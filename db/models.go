@@ -36,6 +36,16 @@ type Email struct {
 	Sensitive bool
 }
 
+type Event struct {
+	ID         int64
+	Topic      string
+	Kind       string
+	Permission string
+	UserID     *int64
+	Data       []byte
+	CreatedAt  time.Time
+}
+
 type InvoiceCounter struct {
 	Year int32
 	Last int32
@@ -75,6 +85,11 @@ type LeadNote struct {
 	AuthorID  int64
 	Body      string
 	CreatedAt time.Time
+}
+
+type NotificationRead struct {
+	UserID  int64
+	EventID int64
 }
 
 type Order struct {

@@ -104,7 +104,9 @@ func TestRoleRouteMatrix(t *testing.T) {
 
 		for role, c := range clients {
 			if role.Can(perm) {
-				if r.Method == http.MethodGet {
+				// A live stream would answer for as long as it lives;
+				// the live tests open them.
+				if r.Method == http.MethodGet && !strings.HasSuffix(r.Path, "/events") {
 					require.Equal(t, allowed, send(c), "%s may %s %s", role, r.Method, path)
 				}
 				continue

@@ -51,9 +51,13 @@ type Deps struct {
 	// ResetLinkLifetime is how long an emailed password link works.
 	ResetLinkLifetime time.Duration
 
-	Blob  *blob.Store
-	Live  *live.Broker
-	Queue *jobs.Queue
+	Blob *blob.Store
+	// Hub delivers live events to this server's streams; StreamLimit
+	// caps the streams one user, or one order's page, may hold open on
+	// it.
+	Hub         *live.Hub
+	StreamLimit int
+	Queue       *jobs.Queue
 	// TaxRateBP is the VAT on orders, in basis points.
 	TaxRateBP int32
 	// Stopping closes when the server begins to shut down: live streams
@@ -103,6 +107,10 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 	a := h.portal(e.Group("/admin", d.Sessions.Middleware), "/admin")
 	a.GET("", auth.SignedIn, h.dashboardShow, "admin.dashboard")
 	a.GET("/account", auth.SignedIn, h.accountShow, "account.show")
+	a.GET("/events", auth.SignedIn, h.staffEvents, "staff.events")
+	a.GET("/notifications", auth.SignedIn, h.notificationIndex, "notification.index")
+	a.POST("/notifications/read", auth.SignedIn, h.notificationReadAll, "notification.read_all")
+	a.POST("/notifications/:id/read", auth.SignedIn, h.notificationRead, "notification.read")
 	a.POST("/account/password", auth.SignedIn, h.accountPasswordUpdate, "account.password")
 	a.POST("/account/devices/:device/revoke", auth.SignedIn, h.accountDeviceRevoke, "account.device_revoke")
 	a.POST("/account/signout-everywhere", auth.SignedIn, h.accountSignOutEverywhere, "account.everywhere")
@@ -271,7 +279,23 @@ func (h *Handlers) adminPage(c echo.Context, title, current string) views.AdminP
 		AccountURL: h.url("account.show"),
 		SignOutURL: h.url("signout"),
 		HomeURL:    h.url("admin.dashboard"),
+
+		NotificationsURL: h.url("notification.index"),
+		EventsURL:        h.url("staff.events"),
+		Unread:           h.unread(c, u),
 	}
+}
+
+// unread counts the person's unread notifications for the page's badge.
+// The badge is a convenience: if the count cannot be read, it is left
+// out and the live stream fills it in.
+func (h *Handlers) unread(c echo.Context, u store.User) int64 {
+	ctx := c.Request().Context()
+	n, err := h.Store.NotificationUnread(ctx, notificationViewer(u))
+	if err != nil {
+		h.Logger.WarnContext(ctx, "count unread notifications", "error", err)
+	}
+	return n
 }
 
 // isHTMX reports whether the request came from htmx, which wants a

@@ -220,16 +220,19 @@ func (h *Handlers) orderView(o store.Order) views.OrderView {
 }
 
 func (h *Handlers) orderStatusView(o store.Order) views.OrderStatusView {
+	return h.statusView(o.Token, o.Status, o.InvoiceNumber(), o.Email)
+}
+
+func (h *Handlers) statusView(token, status, number, email string) views.OrderStatusView {
 	step := 1
-	switch o.Status {
+	switch status {
 	case store.OrderInvoiced:
 		step = 2
 	case store.OrderEmailed:
 		step = 3
 	}
 	return views.OrderStatusView{
-		Step: step, Number: o.InvoiceNumber(), Email: o.Email,
-		InvoiceURL: h.url("order.invoice", o.Token),
+		Step: step, Number: number, Email: email, InvoiceURL: h.url("order.invoice", token),
 	}
 }
 

@@ -197,37 +197,9 @@ func TestOrderEvents(t *testing.T) {
 	require.NoError(t, err)
 	_, err = a.Store.OrderMarkInvoiced(ctx, o.ID, "invoices/test.pdf")
 	require.NoError(t, err)
-	require.NoError(t, a.Live.Publish(ctx, "order:"+token, "invoiced"))
 
 	second := <-events
 	require.Contains(t, second.data, "Download invoice")
-}
-
-type sseEvent struct{ name, data string }
-
-func readEvents(r *bufio.Reader) <-chan sseEvent {
-	out := make(chan sseEvent)
-	go func() {
-		defer close(out)
-		var ev sseEvent
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			line = strings.TrimRight(line, "\n")
-			switch {
-			case strings.HasPrefix(line, "event: "):
-				ev.name = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				ev.data += strings.TrimPrefix(line, "data: ") + "\n"
-			case line == "" && ev.name != "":
-				out <- ev
-				ev = sseEvent{}
-			}
-		}
-	}()
-	return out
 }
 
 // Staff see orders by permission; resend and regenerate are audited.

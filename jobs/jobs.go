@@ -58,6 +58,7 @@ func Workers(d Deps) *river.Workers {
 	river.AddWorker(w, NewSendEmailWorker(d.Store, d.Mailer))
 	river.AddWorker(w, NewProcessOrderWorker(d.Store, d.Orders))
 	river.AddWorker(w, NewRegenerateInvoiceWorker(d.Store, d.Orders))
+	river.AddWorker(w, &PruneEventsWorker{store: d.Store})
 	return w
 }
 
@@ -77,6 +78,12 @@ func NewClient(pool *pgxpool.Pool, d Deps, o Options) (*river.Client[pgx.Tx], er
 		// job is never taken for a dead one.
 		JobTimeout:           min(time.Minute, o.RescueAfter/2),
 		RescueStuckJobsAfter: o.RescueAfter,
+		ErrorHandler:         failures{store: d.Store, logger: o.Logger},
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return PruneEventsArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)

@@ -46,17 +46,10 @@ type Blobs interface {
 	Put(ctx context.Context, key, contentType string, body []byte) error
 }
 
-// Publisher tells live pages that something changed; *live.Broker is
-// the real one.
-type Publisher interface {
-	Publish(ctx context.Context, topic, name string) error
-}
-
 // OrderDeps are what the order workers need besides the store.
 type OrderDeps struct {
 	Blobs      Blobs
 	Mailer     Mailer
-	Live       Publisher
 	Seller     invoice.Seller
 	StaffEmail string
 	// StatusURL and AdminURL give an order's public status page and its
@@ -106,7 +99,6 @@ func (w *ProcessOrderWorker) Work(ctx context.Context, job *river.Job[ProcessOrd
 		if o, err = storeInvoice(ctx, w.store, w.deps, o); err != nil {
 			return err
 		}
-		w.changed(ctx, o)
 	}
 
 	if o.EmailedAt == nil {
@@ -116,7 +108,6 @@ func (w *ProcessOrderWorker) Work(ctx context.Context, job *river.Job[ProcessOrd
 		if o, err = w.store.OrderMarkEmailed(ctx, o.ID); err != nil {
 			return err
 		}
-		w.changed(ctx, o)
 	}
 
 	if o.StaffNotifiedAt == nil {
@@ -126,8 +117,6 @@ func (w *ProcessOrderWorker) Work(ctx context.Context, job *river.Job[ProcessOrd
 		if err := w.store.OrderMarkStaffNotified(ctx, o.ID); err != nil {
 			return err
 		}
-		// Staff who are watching hear of the order.
-		_ = w.deps.Live.Publish(ctx, "staff:orders", "new")
 	}
 	return nil
 }
@@ -147,12 +136,6 @@ func (w *ProcessOrderWorker) send(ctx context.Context, o store.Order, e store.Ou
 		return fmt.Errorf("order %d: %s: %w", o.ID, e.Kind, err)
 	}
 	return nil
-}
-
-// changed tells the order's status page to look again. A lost signal
-// costs nothing: the page reads the order on every (re)connect.
-func (w *ProcessOrderWorker) changed(ctx context.Context, o store.Order) {
-	_ = w.deps.Live.Publish(ctx, "order:"+o.Token, o.Status)
 }
 
 // InvoiceKey is where an order's invoice is stored: fixed by the order,

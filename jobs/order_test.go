@@ -59,7 +59,7 @@ func newOrderRig(t *testing.T) *orderRig {
 	require.NoError(t, err)
 
 	deps := jobs.OrderDeps{
-		Blobs: r.blobs, Mailer: sender, Live: nopPublisher{}, StaffEmail: r.staff,
+		Blobs: r.blobs, Mailer: sender, StaffEmail: r.staff,
 		Seller:    invoice.Seller{Name: "Keel Services", Email: "hello@keel.localhost"},
 		StatusURL: func(token string) string { return "http://keel.test/orders/" + token },
 		AdminURL:  func(id int64) string { return "http://keel.test/admin/orders/1" },
@@ -67,10 +67,6 @@ func newOrderRig(t *testing.T) *orderRig {
 	r.worker = rivertest.NewWorker(t, riverpgxv5.New(nil), &river.Config{}, jobs.NewProcessOrderWorker(s, deps))
 	return r
 }
-
-type nopPublisher struct{}
-
-func (nopPublisher) Publish(context.Context, string, string) error { return nil }
 
 func (r *orderRig) order(t *testing.T, email string) store.Order {
 	t.Helper()

@@ -29,6 +29,13 @@ type Metrics struct {
 	// Events counts notable things by name: honeypot hits, rate-limit
 	// refusals, a rate limiter that could not reach Redis.
 	events *prometheus.CounterVec
+
+	// Streams counts open live streams by kind ("staff", "order");
+	// LiveDelivered counts events handed to streams, LiveDropped the
+	// streams dropped for falling behind.
+	Streams       *prometheus.GaugeVec
+	LiveDelivered prometheus.Counter
+	LiveDropped   prometheus.Counter
 }
 
 // New returns Metrics with the Go runtime and process collectors.
@@ -48,11 +55,23 @@ func New() *Metrics {
 			Name: "keel_events_total",
 			Help: "Notable events by name.",
 		}, []string{"event"}),
+		Streams: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "keel_live_streams",
+			Help: "Open live (Server-Sent Events) streams, by kind.",
+		}, []string{"kind"}),
+		LiveDelivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keel_live_events_delivered_total",
+			Help: "Events handed to live streams.",
+		}),
+		LiveDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keel_live_streams_dropped_total",
+			Help: "Live streams dropped for falling behind; their browsers reconnect and catch up.",
+		}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.inFlight, m.events,
+		m.requests, m.inFlight, m.events, m.Streams, m.LiveDelivered, m.LiveDropped,
 	)
 	return m
 }

@@ -75,10 +75,14 @@ func (s *Store) ContactCreate(ctx context.Context, req ContactRequest, ack func(
 		if err != nil {
 			return err
 		}
-		return s.queueEmail(ctx, tx, q, email)
+		if err := s.queueEmail(ctx, tx, q, email); err != nil {
+			return err
+		}
+		return addEvent(ctx, q, leadCreatedEvent(lead))
 	})
 	if err == nil {
 		s.invalidate(ctx, dashboardKey)
+		s.signal(ctx)
 	}
 	return lead, err
 }
@@ -91,12 +95,38 @@ func (s *Store) LeadCreate(ctx context.Context, actor Actor, req ContactRequest,
 		if lead, err = createLead(ctx, q, req, SourceStaff, owner, &actor); err != nil {
 			return err
 		}
-		return audit(ctx, q, actor, "lead.created", lead, nil)
+		if err := audit(ctx, q, actor, "lead.created", lead, nil); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, q, leadCreatedEvent(lead)); err != nil {
+			return err
+		}
+		return addAssignedEvent(ctx, q, actor, lead)
 	})
 	if err == nil {
 		s.invalidate(ctx, dashboardKey)
+		s.signal(ctx)
 	}
 	return lead, err
+}
+
+func leadCreatedEvent(l Lead) Event {
+	return Event{
+		Topic: TopicStaff, Kind: EventLeadCreated, Permission: "leads:read",
+		Data: map[string]string{"lead_id": strconv.FormatInt(l.ID, 10), "name": l.Name},
+	}
+}
+
+// addAssignedEvent tells a lead's new owner, unless they gave it to
+// themselves.
+func addAssignedEvent(ctx context.Context, q *db.Queries, actor Actor, l Lead) error {
+	if l.OwnerID == nil || *l.OwnerID == actor.ID {
+		return nil
+	}
+	return addEvent(ctx, q, Event{
+		Topic: TopicStaff, Kind: EventLeadAssigned, Permission: "leads:read", UserID: l.OwnerID,
+		Data: map[string]string{"lead_id": strconv.FormatInt(l.ID, 10), "name": l.Name, "by": actor.Email},
+	})
 }
 
 func createLead(ctx context.Context, q *db.Queries, req ContactRequest, source string, owner *int64, actor *Actor) (Lead, error) {
@@ -203,6 +233,7 @@ func (s *Store) LeadAssign(ctx context.Context, actor Actor, id int64, owner *in
 	})
 	if err == nil {
 		s.invalidate(ctx, dashboardKey)
+		s.signal(ctx)
 	}
 	return lead, err
 }
@@ -227,7 +258,10 @@ func assign(ctx context.Context, q *db.Queries, actor Actor, id int64, owner *in
 	if err := leadEvent(ctx, q, id, &actor.ID, "owner", detail); err != nil {
 		return Lead{}, err
 	}
-	return lead, audit(ctx, q, actor, "lead.assigned", lead, detail)
+	if err := audit(ctx, q, actor, "lead.assigned", lead, detail); err != nil {
+		return Lead{}, err
+	}
+	return lead, addAssignedEvent(ctx, q, actor, lead)
 }
 
 // LeadBulkUpdate applies a status and/or an owner to many leads in one
@@ -266,6 +300,9 @@ func (s *Store) LeadBulkUpdate(ctx context.Context, actor Actor, ids []int64, st
 	})
 	if err == nil {
 		s.invalidate(ctx, dashboardKey)
+		if setOwner {
+			s.signal(ctx)
+		}
 	}
 	return changed, err
 }

@@ -147,8 +147,17 @@ func (s *Store) OrderCreate(ctx context.Context, req OrderRequest) (Order, bool,
 		if err := s.queue.EnqueueOrder(ctx, tx, order.ID); err != nil {
 			return fmt.Errorf("enqueue order %d: %w", order.ID, err)
 		}
-		return nil
+		return addEvent(ctx, q, Event{
+			Topic: TopicStaff, Kind: EventOrderCreated, Permission: "orders:read",
+			Data: map[string]string{
+				"order_id": strconv.FormatInt(order.ID, 10), "name": order.Name,
+				"total": strconv.FormatInt(order.TotalMinor, 10), "currency": order.Currency,
+			},
+		})
 	})
+	if err == nil && created {
+		s.signal(ctx)
+	}
 	return order, created, err
 }
 
@@ -252,22 +261,50 @@ func (s *Store) OrderNumber(ctx context.Context, id int64) (Order, error) {
 	return s.withLines(ctx, o)
 }
 
-// OrderMarkInvoiced records where the order's invoice is stored.
+// OrderMarkInvoiced records where the order's invoice is stored, and
+// tells the order's page.
 func (s *Store) OrderMarkInvoiced(ctx context.Context, id int64, key string) (Order, error) {
-	row, err := s.q.OrderMarkInvoiced(ctx, db.OrderMarkInvoicedParams{ID: id, InvoiceKey: key})
-	if err != nil {
-		return Order{}, classify(fmt.Errorf("mark order %d invoiced: %w", id, err))
-	}
-	return orderFromRow(row), nil
+	return s.orderStep(ctx, func(q *db.Queries) (db.Order, error) {
+		row, err := q.OrderMarkInvoiced(ctx, db.OrderMarkInvoicedParams{ID: id, InvoiceKey: key})
+		if err != nil {
+			return row, fmt.Errorf("mark order %d invoiced: %w", id, err)
+		}
+		return row, nil
+	})
 }
 
-// OrderMarkEmailed records that the customer's confirmation went out.
+// OrderMarkEmailed records that the customer's confirmation went out,
+// and tells the order's page.
 func (s *Store) OrderMarkEmailed(ctx context.Context, id int64) (Order, error) {
-	row, err := s.q.OrderMarkEmailed(ctx, id)
+	return s.orderStep(ctx, func(q *db.Queries) (db.Order, error) {
+		row, err := q.OrderMarkEmailed(ctx, id)
+		if err != nil {
+			return row, fmt.Errorf("mark order %d emailed: %w", id, err)
+		}
+		return row, nil
+	})
+}
+
+// orderStep records a step of an order with the event its status page
+// follows, in one transaction.
+func (s *Store) orderStep(ctx context.Context, step func(*db.Queries) (db.Order, error)) (Order, error) {
+	var o Order
+	err := s.inTx(ctx, func(_ pgx.Tx, q *db.Queries) error {
+		row, err := step(q)
+		if err != nil {
+			return err
+		}
+		o = orderFromRow(row)
+		return addEvent(ctx, q, Event{
+			Topic: OrderTopic(o.Token), Kind: EventOrderStatus,
+			Data: map[string]string{"status": o.Status, "number": o.InvoiceNumber()},
+		})
+	})
 	if err != nil {
-		return Order{}, classify(fmt.Errorf("mark order %d emailed: %w", id, err))
+		return Order{}, err
 	}
-	return orderFromRow(row), nil
+	s.signal(ctx)
+	return o, nil
 }
 
 // OrderMarkStaffNotified records that staff were told of the order.

@@ -49,6 +49,9 @@ type Store struct {
 	q     *db.Queries
 	queue Enqueuer
 	cache *cache.Cache // nil: every read goes to PostgreSQL
+	// notify tells the servers' live hubs that events were committed;
+	// nil tells no one (they find the events on their next poll).
+	notify func(context.Context)
 }
 
 // New returns a Store on conn that enqueues follow-up jobs through queue.
@@ -63,6 +66,23 @@ func (s *Store) WithCache(c *cache.Cache) *Store {
 	cp := *s
 	cp.cache = c
 	return &cp
+}
+
+// WithSignal returns a copy of s that calls notify after committing
+// events, so live streams deliver them at once.
+func (s *Store) WithSignal(notify func(context.Context)) *Store {
+	cp := *s
+	cp.notify = notify
+	return &cp
+}
+
+// signal tells the live hubs that events were committed. Call it after
+// the commit and after invalidating cached keys, so a stream that reads
+// on the signal sees the change.
+func (s *Store) signal(ctx context.Context) {
+	if s.notify != nil {
+		s.notify(ctx)
+	}
 }
 
 // Cached keys. A write that changes what a key holds deletes it after

@@ -139,10 +139,14 @@ func (s *Store) UserSetRole(ctx context.Context, actor Actor, id int64, role str
 			return fmt.Errorf("update role: %w", err)
 		}
 		u = userFromRow(row)
-		return audit(ctx, q, actor, "user.role_changed", u, map[string]any{"from": before.Role, "to": role})
+		if err := audit(ctx, q, actor, "user.role_changed", u, map[string]any{"from": before.Role, "to": role}); err != nil {
+			return err
+		}
+		return addEvent(ctx, q, accessChanged(u))
 	})
 	if err == nil {
 		s.invalidate(ctx, userKey(id))
+		s.signal(ctx)
 	}
 	return u, err
 }
@@ -164,12 +168,23 @@ func (s *Store) UserSetStatus(ctx context.Context, actor Actor, id int64, status
 				return fmt.Errorf("retire reset links: %w", err)
 			}
 		}
-		return audit(ctx, q, actor, action, u, nil)
+		if err := audit(ctx, q, actor, action, u, nil); err != nil {
+			return err
+		}
+		return addEvent(ctx, q, accessChanged(u))
 	})
 	if err == nil {
 		s.invalidate(ctx, userKey(id))
+		s.signal(ctx)
 	}
 	return u, err
+}
+
+// accessChanged tells the user's open live streams to check again what
+// the user may see.
+func accessChanged(u User) Event {
+	return Event{Topic: UserTopic(u.ID), Kind: EventAccessChanged,
+		Data: map[string]string{"role": u.Role, "status": u.Status}}
 }
 
 // UserSetPassword stores a new password hash for a user, audited.

@@ -59,6 +59,28 @@ func (c *Client) Do(req *http.Request) *httptest.ResponseRecorder {
 	return rec
 }
 
+// Open sends a GET for path to a served copy of the app at base (see
+// Serve) with the client's cookies and headers, for what a recorder
+// cannot hold: a live stream. The caller closes the body; ending ctx
+// ends the request.
+func (c *Client) Open(ctx context.Context, base, path string, header http.Header) *http.Response {
+	c.t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	require.NoError(c.t, err)
+	for _, ck := range c.jar.Cookies(c.base) {
+		req.AddCookie(ck)
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(c.t, err)
+	return resp
+}
+
 // clientSeq numbers clients, so each has its own address (and its own
 // per-address rate limits).
 var clientSeq atomic.Int64

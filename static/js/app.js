@@ -8,6 +8,24 @@
     toast("The server could not be reached. Check your connection and try again.");
   });
 
+  // New leads refresh the lead list live, unless leads are selected
+  // for a bulk change: the refresh would lose the selection.
+  document.addEventListener("htmx:confirm", function (e) {
+    var trigger = e.detail.triggeringEvent;
+    if (trigger && trigger.type === "sse:leads" &&
+        document.querySelector('#lead-bulk input[type="checkbox"]:checked')) {
+      e.preventDefault();
+    }
+  });
+
+  // Toasts that arrive live leave by themselves.
+  document.addEventListener("htmx:sseMessage", function (e) {
+    if (e.detail.type !== "toast") return;
+    var region = document.getElementById("toasts");
+    var el = region && region.lastElementChild;
+    if (el) setTimeout(function () { el.remove(); }, 8000);
+  });
+
   function toast(text) {
     var region = document.getElementById("toasts");
     if (!region) return;
