@@ -101,6 +101,7 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 		StreamLimit:       cfg.LiveStreamLimit,
 		Queue:             a.Queue,
 		TaxRateBP:         cfg.TaxRateBP(),
+		OrderEmailLimit:   cfg.OrderEmailLimit,
 		Stopping:          a.stopping,
 	})
 	return e

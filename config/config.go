@@ -80,6 +80,9 @@ type Config struct {
 	ContactLimit  int           `env:"KEEL_CONTACT_LIMIT" envDefault:"5" help:"contact requests one client IP may send per period"`
 	ContactPeriod time.Duration `env:"KEEL_CONTACT_PERIOD" envDefault:"1h" help:"period of the contact rate limit"`
 	OrderLimit    int           `env:"KEEL_ORDER_LIMIT" envDefault:"20" help:"orders one client IP may place per hour"`
+	// OrderEmailLimit is kept in PostgreSQL: it holds while Redis is
+	// away, when the per-IP limit lets orders through.
+	OrderEmailLimit int `env:"KEEL_ORDER_EMAIL_LIMIT" envDefault:"5" help:"orders one email address may receive per hour"`
 
 	LiveStreamLimit int `env:"KEEL_LIVE_STREAM_LIMIT" envDefault:"10" help:"live streams one staff member, or one order's page, may hold open on one server"`
 }
@@ -172,6 +175,7 @@ func (c Config) validate() error {
 		{"KEEL_CACHE_TIMEOUT", positive(c.CacheTimeout)},
 		{"KEEL_CONTACT_LIMIT", between(c.ContactLimit, 1, 1_000_000)},
 		{"KEEL_ORDER_LIMIT", between(c.OrderLimit, 1, 1_000_000)},
+		{"KEEL_ORDER_EMAIL_LIMIT", between(c.OrderEmailLimit, 1, 1_000_000)},
 		{"KEEL_LIVE_STREAM_LIMIT", between(c.LiveStreamLimit, 1, 1_000_000)},
 		{"KEEL_CONTACT_PERIOD", positive(c.ContactPeriod)},
 	}

@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"flag"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -97,22 +99,38 @@ func TestLoadProductionIsStrict(t *testing.T) {
 	require.ErrorContains(t, err, "KEEL_BASE_URL")
 }
 
-// The README's configuration table lists every variable with its
-// default, so the two cannot drift apart.
-func TestREADMEListsEveryVariable(t *testing.T) {
-	t.Parallel()
+var update = flag.Bool("update", false, "rewrite the README's configuration table from Config")
 
+// The README's configuration table is made from Config's tags, so the
+// two cannot drift apart: go test ./config -run README -update rewrites
+// it.
+func TestREADMEListsEveryVariable(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	require.NoError(t, err)
 
+	var rows []string
 	typ := reflect.TypeFor[config.Config]()
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-		row := "| `" + key + "` | "
-		if def := f.Tag.Get("envDefault"); def != "" {
-			row += "`" + def + "` |"
+		def := "(empty)"
+		if d := f.Tag.Get("envDefault"); d != "" {
+			def = "`" + d + "`"
 		}
-		require.True(t, strings.Contains(string(readme), row), "README.md should have a row starting %q", row)
+		rows = append(rows, fmt.Sprintf("| `%s` | %s | %s |", key, def, f.Tag.Get("help")))
 	}
+	table := strings.Join(rows, "\n") + "\n"
+
+	text := string(readme)
+	start := strings.Index(text, "| `KEEL_")
+	require.NotEqual(t, -1, start, "README.md has no configuration table")
+	end := start
+	for strings.HasPrefix(text[end:], "| `KEEL_") {
+		end += strings.Index(text[end:], "\n") + 1
+	}
+	if *update {
+		require.NoError(t, os.WriteFile("../README.md", []byte(text[:start]+table+text[end:]), 0o644))
+		return
+	}
+	require.Equal(t, table, text[start:end], "README.md's configuration table is stale: go test ./config -run README -update")
 }

@@ -176,3 +176,21 @@ func (q *Queries) EmailMarkSent(ctx context.Context, id int64) error {
 	_, err := q.db.Exec(ctx, emailMarkSent, id)
 	return err
 }
+
+const emailMarkSettled = `-- name: EmailMarkSettled :exec
+UPDATE emails
+SET status = $1, attempts = attempts + 1, last_error = $2
+WHERE id = $3 AND status <> 'sent'
+`
+
+type EmailMarkSettledParams struct {
+	Status    string
+	LastError string
+	ID        int64
+}
+
+// Ends an email that will not be sent again: 'uncertain' or 'rejected'.
+func (q *Queries) EmailMarkSettled(ctx context.Context, arg EmailMarkSettledParams) error {
+	_, err := q.db.Exec(ctx, emailMarkSettled, arg.Status, arg.LastError, arg.ID)
+	return err
+}

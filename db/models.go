@@ -96,6 +96,7 @@ type Order struct {
 	ID              int64
 	Token           string
 	IdempotencyKey  string
+	RequestHash     string
 	Name            string
 	Email           string
 	Notes           string

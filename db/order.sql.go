@@ -92,8 +92,19 @@ func (q *Queries) InvoiceNumberNext(ctx context.Context, year int32) (int32, err
 	return last, err
 }
 
+const orderEmailLock = `-- name: OrderEmailLock :exec
+SELECT pg_advisory_xact_lock(hashtextextended(lower($1::text), 0))
+`
+
+// Taken before OrderInsert: orders to one address are counted one after
+// the other.
+func (q *Queries) OrderEmailLock(ctx context.Context, email string) error {
+	_, err := q.db.Exec(ctx, orderEmailLock, email)
+	return err
+}
+
 const orderGetByID = `-- name: OrderGetByID :one
-SELECT id, token, idempotency_key, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at FROM orders WHERE id = $1
+SELECT id, token, idempotency_key, request_hash, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at FROM orders WHERE id = $1
 `
 
 func (q *Queries) OrderGetByID(ctx context.Context, id int64) (Order, error) {
@@ -103,6 +114,7 @@ func (q *Queries) OrderGetByID(ctx context.Context, id int64) (Order, error) {
 		&i.ID,
 		&i.Token,
 		&i.IdempotencyKey,
+		&i.RequestHash,
 		&i.Name,
 		&i.Email,
 		&i.Notes,
@@ -125,7 +137,7 @@ func (q *Queries) OrderGetByID(ctx context.Context, id int64) (Order, error) {
 }
 
 const orderGetByIdempotencyKey = `-- name: OrderGetByIdempotencyKey :one
-SELECT id, token, idempotency_key, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at FROM orders WHERE idempotency_key = $1
+SELECT id, token, idempotency_key, request_hash, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at FROM orders WHERE idempotency_key = $1
 `
 
 func (q *Queries) OrderGetByIdempotencyKey(ctx context.Context, idempotencyKey string) (Order, error) {
@@ -135,6 +147,7 @@ func (q *Queries) OrderGetByIdempotencyKey(ctx context.Context, idempotencyKey s
 		&i.ID,
 		&i.Token,
 		&i.IdempotencyKey,
+		&i.RequestHash,
 		&i.Name,
 		&i.Email,
 		&i.Notes,
@@ -157,7 +170,7 @@ func (q *Queries) OrderGetByIdempotencyKey(ctx context.Context, idempotencyKey s
 }
 
 const orderGetByToken = `-- name: OrderGetByToken :one
-SELECT id, token, idempotency_key, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at FROM orders WHERE token = $1
+SELECT id, token, idempotency_key, request_hash, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at FROM orders WHERE token = $1
 `
 
 func (q *Queries) OrderGetByToken(ctx context.Context, token string) (Order, error) {
@@ -167,6 +180,7 @@ func (q *Queries) OrderGetByToken(ctx context.Context, token string) (Order, err
 		&i.ID,
 		&i.Token,
 		&i.IdempotencyKey,
+		&i.RequestHash,
 		&i.Name,
 		&i.Email,
 		&i.Notes,
@@ -189,7 +203,7 @@ func (q *Queries) OrderGetByToken(ctx context.Context, token string) (Order, err
 }
 
 const orderGetForUpdate = `-- name: OrderGetForUpdate :one
-SELECT id, token, idempotency_key, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at FROM orders WHERE id = $1 FOR UPDATE
+SELECT id, token, idempotency_key, request_hash, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at FROM orders WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) OrderGetForUpdate(ctx context.Context, id int64) (Order, error) {
@@ -199,6 +213,7 @@ func (q *Queries) OrderGetForUpdate(ctx context.Context, id int64) (Order, error
 		&i.ID,
 		&i.Token,
 		&i.IdempotencyKey,
+		&i.RequestHash,
 		&i.Name,
 		&i.Email,
 		&i.Notes,
@@ -221,16 +236,20 @@ func (q *Queries) OrderGetForUpdate(ctx context.Context, id int64) (Order, error
 }
 
 const orderInsert = `-- name: OrderInsert :one
-INSERT INTO orders (token, idempotency_key, name, email, notes, currency,
+INSERT INTO orders (token, idempotency_key, request_hash, name, email, notes, currency,
                     subtotal_minor, tax_rate_bp, tax_minor, total_minor)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+SELECT $1, $2, $3, $4, $5, $6, $7,
+       $8, $9, $10, $11
+WHERE (SELECT count(*) FROM orders
+       WHERE lower(email) = lower($5) AND created_at > now() - interval '1 hour') < $12::bigint
 ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id, token, idempotency_key, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at
+RETURNING id, token, idempotency_key, request_hash, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at
 `
 
 type OrderInsertParams struct {
 	Token          string
 	IdempotencyKey string
+	RequestHash    string
 	Name           string
 	Email          string
 	Notes          string
@@ -239,14 +258,17 @@ type OrderInsertParams struct {
 	TaxRateBp      int32
 	TaxMinor       int64
 	TotalMinor     int64
+	EmailLimit     int64
 }
 
-// A second insert with the same idempotency key inserts nothing and
-// returns no row; the caller then reads the first order.
+// Inserts nothing and returns no row when the idempotency key was used
+// before (the caller then reads that order), or when the address has
+// had email_limit orders in the last hour.
 func (q *Queries) OrderInsert(ctx context.Context, arg OrderInsertParams) (Order, error) {
 	row := q.db.QueryRow(ctx, orderInsert,
 		arg.Token,
 		arg.IdempotencyKey,
+		arg.RequestHash,
 		arg.Name,
 		arg.Email,
 		arg.Notes,
@@ -255,12 +277,14 @@ func (q *Queries) OrderInsert(ctx context.Context, arg OrderInsertParams) (Order
 		arg.TaxRateBp,
 		arg.TaxMinor,
 		arg.TotalMinor,
+		arg.EmailLimit,
 	)
 	var i Order
 	err := row.Scan(
 		&i.ID,
 		&i.Token,
 		&i.IdempotencyKey,
+		&i.RequestHash,
 		&i.Name,
 		&i.Email,
 		&i.Notes,
@@ -346,7 +370,7 @@ func (q *Queries) OrderItems(ctx context.Context, orderID int64) ([]OrderItem, e
 }
 
 const orderList = `-- name: OrderList :many
-SELECT id, token, idempotency_key, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at FROM orders
+SELECT id, token, idempotency_key, request_hash, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at FROM orders
 WHERE ($1::text IS NULL OR status = $1)
   AND ($2::timestamptz IS NULL
        OR (created_at, id) < ($2::timestamptz, $3::bigint))
@@ -379,6 +403,7 @@ func (q *Queries) OrderList(ctx context.Context, arg OrderListParams) ([]Order, 
 			&i.ID,
 			&i.Token,
 			&i.IdempotencyKey,
+			&i.RequestHash,
 			&i.Name,
 			&i.Email,
 			&i.Notes,
@@ -410,7 +435,7 @@ func (q *Queries) OrderList(ctx context.Context, arg OrderListParams) ([]Order, 
 const orderMarkEmailed = `-- name: OrderMarkEmailed :one
 UPDATE orders SET status = 'emailed', emailed_at = coalesce(emailed_at, now()), updated_at = now()
 WHERE id = $1
-RETURNING id, token, idempotency_key, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at
+RETURNING id, token, idempotency_key, request_hash, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at
 `
 
 func (q *Queries) OrderMarkEmailed(ctx context.Context, id int64) (Order, error) {
@@ -420,6 +445,7 @@ func (q *Queries) OrderMarkEmailed(ctx context.Context, id int64) (Order, error)
 		&i.ID,
 		&i.Token,
 		&i.IdempotencyKey,
+		&i.RequestHash,
 		&i.Name,
 		&i.Email,
 		&i.Notes,
@@ -447,7 +473,7 @@ SET invoice_key = $2, invoiced_at = coalesce(invoiced_at, now()),
     status = CASE WHEN status = 'processing' THEN 'invoiced' ELSE status END,
     updated_at = now()
 WHERE id = $1
-RETURNING id, token, idempotency_key, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at
+RETURNING id, token, idempotency_key, request_hash, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at
 `
 
 type OrderMarkInvoicedParams struct {
@@ -462,6 +488,7 @@ func (q *Queries) OrderMarkInvoiced(ctx context.Context, arg OrderMarkInvoicedPa
 		&i.ID,
 		&i.Token,
 		&i.IdempotencyKey,
+		&i.RequestHash,
 		&i.Name,
 		&i.Email,
 		&i.Notes,
@@ -495,7 +522,7 @@ func (q *Queries) OrderMarkStaffNotified(ctx context.Context, id int64) error {
 const orderSetInvoiceNumber = `-- name: OrderSetInvoiceNumber :one
 UPDATE orders SET invoice_year = $2, invoice_seq = $3, updated_at = now()
 WHERE id = $1
-RETURNING id, token, idempotency_key, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at
+RETURNING id, token, idempotency_key, request_hash, name, email, notes, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, status, invoice_year, invoice_seq, invoice_key, invoiced_at, emailed_at, staff_notified_at, created_at, updated_at
 `
 
 type OrderSetInvoiceNumberParams struct {
@@ -511,6 +538,7 @@ func (q *Queries) OrderSetInvoiceNumber(ctx context.Context, arg OrderSetInvoice
 		&i.ID,
 		&i.Token,
 		&i.IdempotencyKey,
+		&i.RequestHash,
 		&i.Name,
 		&i.Email,
 		&i.Notes,

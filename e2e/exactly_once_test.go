@@ -89,7 +89,7 @@ func (r *killRig) order(email string) store.Order {
 	require.NoError(r.t, err)
 	o, _, err := r.store.OrderCreate(ctx, store.OrderRequest{
 		IdempotencyKey: auth.RandomToken(), Token: auth.RandomToken(), Name: "Kill Test", Email: email,
-		TaxRateBP: 2000, Items: []store.OrderItemRequest{{ProductID: p.ID, Quantity: 1, PriceSeen: 10000}},
+		TaxRateBP: 2000, Items: []store.OrderItemRequest{{ProductID: p.ID, Quantity: 1, PriceSeen: 10000, CurrencySeen: "EUR"}},
 	})
 	require.NoError(r.t, err)
 	return o

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"keel/auth"
 	"keel/mail"
 	"keel/money"
 	"keel/store"
@@ -73,6 +74,7 @@ func (h *Handlers) adminOrderShow(c echo.Context) error {
 		Order: h.orderView(o), ID: o.ID, Status: o.Status, Notes: o.Notes,
 		StatusPageURL: h.url("order.show", o.Token),
 		ResendURL:     h.url("admin.order.resend", o.ID),
+		ResendKey:     auth.RandomToken(),
 		RegenerateURL: h.url("admin.order.regenerate", o.ID),
 	}
 	if o.InvoiceKey != "" {
@@ -112,9 +114,14 @@ func (h *Handlers) adminOrderResend(c echo.Context) error {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "not_ready",
 			Message: "This order has no invoice yet; its confirmation will go out when it does."}
 	}
+	key := c.FormValue("resend_key")
+	if !idempotencyPattern.MatchString(key) {
+		return &Error{Status: http.StatusBadRequest, Code: "bad_request",
+			Message: "This form is incomplete; reload the page and try again."}
+	}
 	content := mail.OrderConfirmation(o, h.absolute(h.url("order.show", o.Token)))
 	e := store.OutgoingEmail{
-		DedupeKey: fmt.Sprintf("order_confirmation:%d:resend:%d", o.ID, time.Now().UnixNano()),
+		DedupeKey: fmt.Sprintf("order_confirmation:%d:resend:%s", o.ID, key),
 		Kind:      "order_confirmation", To: o.Email, Subject: content.Subject, Text: content.Text,
 	}
 	if err := h.Store.OrderEmailResend(c.Request().Context(), actor(c), o, e); err != nil {
@@ -132,10 +139,7 @@ func (h *Handlers) adminOrderRegenerate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Queue.RegenerateInvoice(ctx, o.ID); err != nil {
-		return err
-	}
-	if err := h.Store.OrderAudit(ctx, actor(c), o, "order.invoice_regenerated", nil); err != nil {
+	if err := h.Store.OrderRegenerate(ctx, actor(c), o); err != nil {
 		return err
 	}
 	h.Sessions.Flash(c, "The invoice will be rendered again in a moment.")

@@ -60,7 +60,7 @@ func TestRoleRouteMatrix(t *testing.T) {
 	p := newProduct(t, a, "Matrix Product", 1000)
 	order, _, err := a.Store.OrderCreate(context.Background(), store.OrderRequest{
 		IdempotencyKey: auth.RandomToken(), Token: auth.RandomToken(), Name: "Matrix Order",
-		Email: "matrix@example.com", Items: []store.OrderItemRequest{{ProductID: p.ID, Quantity: 1, PriceSeen: 1000}},
+		Email: "matrix@example.com", Items: []store.OrderItemRequest{{ProductID: p.ID, Quantity: 1, PriceSeen: 1000, CurrencySeen: "EUR"}},
 	})
 	require.NoError(t, err)
 	clients := map[auth.Role]*testenv.Client{}

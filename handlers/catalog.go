@@ -20,7 +20,7 @@ import (
 func (h *Handlers) productCard(p store.Product) views.ProductCard {
 	return views.ProductCard{
 		ID: p.ID, SKU: p.SKU, Name: p.Name, Description: p.Description,
-		Price: money.Format(p.PriceMinor, p.Currency), PriceMinor: p.PriceMinor,
+		Price: money.Format(p.PriceMinor, p.Currency), PriceMinor: p.PriceMinor, Currency: p.Currency,
 		ImageURL: p.ImageURL, URL: h.url("catalogue.show", p.SKU),
 	}
 }

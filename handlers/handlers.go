@@ -60,6 +60,9 @@ type Deps struct {
 	Queue       *jobs.Queue
 	// TaxRateBP is the VAT on orders, in basis points.
 	TaxRateBP int32
+	// OrderEmailLimit is how many orders one address may receive an
+	// hour.
+	OrderEmailLimit int
 	// Stopping closes when the server begins to shut down: live streams
 	// end and tell their clients when to come back.
 	Stopping <-chan struct{}

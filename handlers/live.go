@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -41,7 +42,7 @@ func (h *Handlers) orderEvents(c echo.Context) error {
 	if _, err := h.Store.OrderGetByToken(ctx, token); err != nil {
 		return err // no stream for an order that does not exist
 	}
-	sub, err := h.subscribe("order:"+token, store.OrderTopic(token))
+	sub, err := h.subscribe(ctx, "order:"+token, store.OrderTopic(token))
 	if err != nil {
 		return err
 	}
@@ -87,7 +88,7 @@ func (h *Handlers) staffEvents(c echo.Context) error {
 	ctx := c.Request().Context()
 	u, _ := auth.CurrentUser(c)
 	device := auth.CurrentDevice(c)
-	sub, err := h.subscribe("user:"+strconv.FormatInt(u.ID, 10), store.TopicStaff, store.UserTopic(u.ID))
+	sub, err := h.subscribe(ctx, "user:"+strconv.FormatInt(u.ID, 10), store.TopicStaff, store.UserTopic(u.ID))
 	if err != nil {
 		return err
 	}
@@ -161,8 +162,10 @@ func (h *Handlers) staffEvents(c echo.Context) error {
 }
 
 // subscribe opens a hub subscription, at most StreamLimit per key.
-func (h *Handlers) subscribe(key string, topics ...string) (*live.Subscription, error) {
-	sub, err := h.Hub.Subscribe(key, h.StreamLimit, topics...)
+func (h *Handlers) subscribe(ctx context.Context, key string, topics ...string) (*live.Subscription, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	sub, err := h.Hub.Subscribe(ctx, key, h.StreamLimit, topics...)
 	switch {
 	case errors.Is(err, live.ErrLimit):
 		return nil, &Error{Status: http.StatusTooManyRequests, Code: "too_many_streams",

@@ -28,6 +28,8 @@ func (h *Handlers) orderNew(c echo.Context) error {
 		return err
 	}
 	f.IdempotencyKey = auth.RandomToken()
+	// The key is this page's own: no cache may hand it to someone else.
+	c.Response().Header().Set("Cache-Control", "no-store")
 	return render(c, http.StatusOK, views.OrderFormPage(h.page(c, "Order", "Order from Keel.", "catalogue.index"), f))
 }
 
@@ -49,7 +51,10 @@ func (h *Handlers) orderForm(c echo.Context) (views.OrderForm, error) {
 	return f, nil
 }
 
-var idempotencyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
+var (
+	idempotencyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
+	quantityPattern    = regexp.MustCompile(`^[0-9]{1,3}$`)
+)
 
 // orderCreate records an order and answers 202 Accepted at once with
 // its status page: the invoice, emails and notices are the job's work.
@@ -73,17 +78,26 @@ func (h *Handlers) orderCreate(c echo.Context) error {
 
 	o, _, err := h.Store.OrderCreate(c.Request().Context(), req)
 	var itemErr *store.OrderItemError
-	if errors.As(err, &itemErr) {
+	switch {
+	case errors.As(err, &itemErr):
 		f.Errors["qty_"+strconv.FormatInt(itemErr.ProductID, 10)] = itemErr.Message
 		f.Errors["items"] = itemErr.Message
 		return h.orderRefused(c, http.StatusUnprocessableEntity, f)
-	}
-	if err != nil {
+	case errors.Is(err, store.ErrIdempotencyConflict):
+		f.IdempotencyKey = auth.RandomToken()
+		f.Errors["items"] = "This form was already used for a different order. Please check your order and send it again."
+		return h.orderRefused(c, http.StatusUnprocessableEntity, f)
+	case errors.Is(err, store.ErrOrderLimit):
+		c.Response().Header().Set("Retry-After", "3600")
+		f.Errors["email"] = "This address has received several orders in the last hour. Please try again later, or email us."
+		return h.orderRefused(c, http.StatusTooManyRequests, f)
+	case err != nil:
 		return err
 	}
 
 	status := h.url("order.show", o.Token)
 	c.Response().Header().Set(echo.HeaderLocation, status)
+	c.Response().Header().Set("Cache-Control", "no-store")
 	switch {
 	case wantsJSON(c):
 		return c.JSON(http.StatusAccepted, map[string]string{
@@ -110,6 +124,7 @@ func (h *Handlers) orderRequest(c echo.Context) (store.OrderRequest, views.Order
 		Email:          strings.TrimSpace(form.Get("email")),
 		Notes:          strings.TrimSpace(form.Get("notes")),
 		TaxRateBP:      h.TaxRateBP,
+		EmailLimit:     h.OrderEmailLimit,
 	}
 	if req.IdempotencyKey == "" {
 		req.IdempotencyKey = form.Get("idempotency_key")
@@ -135,26 +150,33 @@ func (h *Handlers) orderRequest(c echo.Context) (store.OrderRequest, views.Order
 		if !ok {
 			continue
 		}
+		// One spelling per product ("qty_7", never "qty_07"), so a
+		// product cannot be ordered on several lines past its limit.
 		id, err := strconv.ParseInt(idStr, 10, 64)
-		if err != nil {
+		if err != nil || id <= 0 || strconv.FormatInt(id, 10) != idStr || len(vals) != 1 {
 			f.Errors["items"] = "The order names a product that is not in the catalogue."
 			continue
 		}
 		raw := strings.TrimSpace(vals[0])
 		f.Quantities[id] = raw
-		if raw == "" || raw == "0" {
+		if raw == "" {
 			continue
 		}
-		qty, err := strconv.ParseInt(raw, 10, 8)
-		if err != nil || qty < 0 || qty > 100 {
+		qty, err := strconv.ParseInt(raw, 10, 32)
+		if !quantityPattern.MatchString(raw) || err != nil || qty > 100 {
 			f.Errors[key] = "Please give a whole number from 0 to 100."
+			continue
+		}
+		if qty == 0 {
 			continue
 		}
 		price, err := strconv.ParseInt(form.Get("price_"+idStr), 10, 64)
 		if err != nil {
 			price = -1 // checked against the catalogue, which refuses it
 		}
-		req.Items = append(req.Items, store.OrderItemRequest{ProductID: id, Quantity: int32(qty), PriceSeen: price})
+		req.Items = append(req.Items, store.OrderItemRequest{
+			ProductID: id, Quantity: int32(qty), PriceSeen: price, CurrencySeen: form.Get("cur_" + idStr),
+		})
 	}
 	if len(req.Items) == 0 && len(f.Errors) == 0 {
 		f.Errors["items"] = "Please choose at most 100 of at least one product."
@@ -168,6 +190,9 @@ func (h *Handlers) orderRequest(c echo.Context) (store.OrderRequest, views.Order
 // orderRefused shows the form again with what the customer typed and
 // what needs fixing.
 func (h *Handlers) orderRefused(c echo.Context, status int, typed views.OrderForm) error {
+	if wantsJSON(c) {
+		return c.JSON(status, map[string]any{"errors": typed.Errors})
+	}
 	f, err := h.orderForm(c)
 	if err != nil {
 		return err

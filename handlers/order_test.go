@@ -30,10 +30,13 @@ func newProduct(t *testing.T, a *app.App, name string, price int64) store.Produc
 
 // orderForm is a filled order form for products, one of each.
 func orderForm(key string, products ...store.Product) url.Values {
-	f := url.Values{"idempotency_key": {key}, "name": {"Olga Order"}, "email": {"olga@example.com"}}
+	// An address of its own: orders per address are limited.
+	email := testenv.Unique("olga") + "@example.com"
+	f := url.Values{"idempotency_key": {key}, "name": {"Olga Order"}, "email": {email}}
 	for _, p := range products {
 		f.Set("qty_"+itoa(p.ID), "1")
 		f.Set("price_"+itoa(p.ID), itoa(p.PriceMinor))
+		f.Set("cur_"+itoa(p.ID), p.Currency)
 	}
 	return f
 }
@@ -57,8 +60,10 @@ func TestOrderCreate(t *testing.T) {
 	p := newProduct(t, a, "Ordered Product", 10000)
 	key := auth.RandomToken()
 
-	rec := postForm(t, a, "/orders", orderForm(key, p))
+	form := orderForm(key, p)
+	rec := postForm(t, a, "/orders", form)
 	require.Equal(t, http.StatusAccepted, rec.Code)
+	require.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
 	loc := rec.Header().Get("Location")
 	require.Regexp(t, `^/orders/[A-Z2-7]{52}$`, loc)
 	d := doc(t, rec)
@@ -66,7 +71,7 @@ func TestOrderCreate(t *testing.T) {
 	require.Contains(t, d.Find("tfoot").Text(), "€120.00")
 	require.Contains(t, rec.Body.String(), `content="5; url=`+loc+`"`, "without JavaScript it reloads by GET")
 
-	again := postForm(t, a, "/orders", orderForm(key, p))
+	again := postForm(t, a, "/orders", form)
 	require.Equal(t, http.StatusAccepted, again.Code)
 	require.Equal(t, loc, again.Header().Get("Location"), "a double submit is the same order")
 	require.Equal(t, 1, countRows(t, tx, "SELECT count(*) FROM orders WHERE idempotency_key = $1", key))
@@ -116,6 +121,17 @@ func TestOrderCreateRefusesBadInput(t *testing.T) {
 		{"NoName", func(f url.Values) { f.Set("name", "") }, "name"},
 		{"BadEmail", func(f url.Values) { f.Set("email", "olga@") }, "email"},
 		{"NoKey", func(f url.Values) { f.Del("idempotency_key") }, "items"},
+		{"ZeroSpelledOddly", func(f url.Values) { f.Set("qty_"+itoa(p.ID), "00") }, "items"},
+		{"SignedZero", func(f url.Values) { f.Set("qty_"+itoa(p.ID), "-0") }, "qty_" + itoa(p.ID)},
+		{"Plus", func(f url.Values) { f.Set("qty_"+itoa(p.ID), "+5") }, "qty_" + itoa(p.ID)},
+		{"SameProductTwice", func(f url.Values) {
+			f.Set("qty_0"+itoa(p.ID), "100")
+			f.Set("price_0"+itoa(p.ID), itoa(p.PriceMinor))
+			f.Set("cur_0"+itoa(p.ID), "EUR")
+		}, "items"},
+		{"RepeatedField", func(f url.Values) { f.Add("qty_"+itoa(p.ID), "100") }, "items"},
+		{"CurrencyChanged", func(f url.Values) { f.Set("cur_"+itoa(p.ID), "USD") }, "qty_" + itoa(p.ID)},
+		{"NoCurrency", func(f url.Values) { f.Del("cur_" + itoa(p.ID)) }, "qty_" + itoa(p.ID)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +149,63 @@ func TestOrderCreateRefusesBadInput(t *testing.T) {
 			require.Zero(t, countRows(t, tx, "SELECT count(*) FROM orders WHERE idempotency_key = $1", key))
 		})
 	}
+}
+
+// The same key sent again with another order is refused, with a new
+// key in the form; a retry with the same order answers with the order
+// even after its product left the catalogue. Scripts get JSON.
+func TestOrderKeyReuse(t *testing.T) {
+	t.Parallel()
+	a, tx := newApp(t)
+	p := newProduct(t, a, "Keyed Product", 10000)
+	key := auth.RandomToken()
+	form := orderForm(key, p)
+	first := postForm(t, a, "/orders", form)
+	require.Equal(t, http.StatusAccepted, first.Code)
+
+	other := orderForm(key, p)
+	other.Set("email", "attacker@example.com")
+	rec := postForm(t, a, "/orders", other)
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	d := doc(t, rec)
+	require.Contains(t, d.Find(`#order-form [role="alert"]`).Text(), "already used for a different order")
+	require.NotEqual(t, key, d.Find(`input[name="idempotency_key"]`).AttrOr("value", key))
+	require.NotContains(t, rec.Body.String(), first.Header().Get("Location"), "no way into the first order")
+
+	req := newFormRequest("/orders", other)
+	req.Header.Set("Accept", "application/json")
+	req.RemoteAddr = clientAddr()
+	rec = testenv.Do(a, req)
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	require.Contains(t, rec.Body.String(), `"items":"This form was already used`)
+
+	_, err := a.Store.ProductUpdate(context.Background(), store.Actor{}, p.ID, store.ProductInput{
+		Name: p.Name, PriceMinor: 12000, Currency: "EUR", Active: false,
+	})
+	require.NoError(t, err)
+	again := postForm(t, a, "/orders", form)
+	require.Equal(t, http.StatusAccepted, again.Code)
+	require.Equal(t, first.Header().Get("Location"), again.Header().Get("Location"))
+	require.Equal(t, 1, countRows(t, tx, "SELECT count(*) FROM orders WHERE idempotency_key = $1", key))
+}
+
+// One address receives only so many orders an hour, wherever they come
+// from: 429, with the message at the address.
+func TestOrderEmailLimit(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t, "KEEL_ORDER_EMAIL_LIMIT=2")
+	p := newProduct(t, a, "Mailed Product", 10000)
+	email := testenv.Unique("victim") + "@example.com"
+	place := func() *httptest.ResponseRecorder {
+		f := orderForm(auth.RandomToken(), p)
+		f.Set("email", email)
+		return postForm(t, a, "/orders", f) // each from another client
+	}
+	require.Equal(t, http.StatusAccepted, place().Code)
+	require.Equal(t, http.StatusAccepted, place().Code)
+	rec := place()
+	require.Equal(t, http.StatusTooManyRequests, rec.Code)
+	require.Contains(t, doc(t, rec).Find("#order-email-error").Text(), "several orders in the last hour")
 }
 
 // One client may place only so many orders: past the limit it gets 429
@@ -224,7 +297,12 @@ func TestAdminOrders(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, support.Post("/admin/orders/"+itoa(o.ID)+"/resend", nil).Code)
 
 	admin, _ := signedIn(t, a, auth.RoleAdmin)
-	require.Equal(t, http.StatusSeeOther, admin.Post("/admin/orders/"+itoa(o.ID)+"/resend", nil).Code)
+	key := doc(t, admin.Get("/admin/orders/"+itoa(o.ID))).Find(`input[name="resend_key"]`).AttrOr("value", "")
+	require.NotEmpty(t, key)
+	resend := url.Values{"resend_key": {key}}
+	require.Equal(t, http.StatusSeeOther, admin.Post("/admin/orders/"+itoa(o.ID)+"/resend", resend).Code)
+	require.Equal(t, http.StatusSeeOther, admin.Post("/admin/orders/"+itoa(o.ID)+"/resend", resend).Code, "a double click")
+	require.Equal(t, http.StatusBadRequest, admin.Post("/admin/orders/"+itoa(o.ID)+"/resend", nil).Code)
 	require.Equal(t, http.StatusSeeOther, admin.Post("/admin/orders/"+itoa(o.ID)+"/regenerate", nil).Code)
 	require.Equal(t, 1, countRows(t, tx, "SELECT count(*) FROM audit_log WHERE action = 'order.email_resent' AND target_id = $1", itoa(o.ID)))
 	require.Equal(t, 1, countRows(t, tx, "SELECT count(*) FROM emails WHERE dedupe_key LIKE $1", "order_confirmation:"+itoa(o.ID)+":resend:%"))
@@ -237,7 +315,7 @@ func TestAdminOrders(t *testing.T) {
 // at once, through the cache.
 func TestCatalogueAdmin(t *testing.T) {
 	t.Parallel()
-	a, _ := newApp(t)
+	a, tx := newApp(t)
 	admin, _ := signedIn(t, a, auth.RoleAdmin)
 	sku := "CAT-" + strings.ToUpper(testenv.Unique("")[1:])
 
@@ -252,9 +330,13 @@ func TestCatalogueAdmin(t *testing.T) {
 	require.Contains(t, doc(t, get(t, a, "/catalogue/"+sku)).Find(".price").Text(), "€99.50")
 	require.Contains(t, doc(t, get(t, a, "/catalogue")).Text(), "Catalogue Test")
 
-	rec = admin.Post(rec.Header().Get("Location"), url.Values{"name": {"Catalogue Test"}, "price": {"120"}, "currency": {"EUR"}})
+	rec = admin.Post(rec.Header().Get("Location"), url.Values{"name": {"Catalogue Test"}, "price": {"120"}, "currency": {"USD"}})
 	require.Equal(t, http.StatusSeeOther, rec.Code)
 	require.Equal(t, http.StatusNotFound, get(t, a, "/catalogue/"+sku).Code, "withdrawn at once")
+	require.Equal(t, 1, countRows(t, tx, `SELECT count(*) FROM audit_log WHERE action = 'product.updated'
+		AND detail->'currency'->>'from' = 'EUR' AND detail->'currency'->>'to' = 'USD'
+		AND detail->'price_minor'->>'to' = '12000' AND detail->'active'->>'to' = 'false'
+		AND NOT detail ? 'name'`), "every change audited, and only changes")
 	require.NotContains(t, doc(t, get(t, a, "/catalogue")).Text(), "Catalogue Test")
 
 	support, _ := signedIn(t, a, auth.RoleSupport)

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -57,6 +58,10 @@ func (w *SendEmailWorker) Work(ctx context.Context, job *river.Job[SendEmailArgs
 			HTML:    e.HTML,
 		})
 	})
+	if errors.Is(err, store.ErrDeliveryRejected) {
+		// Refused for good: no retry would be accepted.
+		return river.JobCancel(fmt.Errorf("send email %d: %w", job.Args.EmailID, err))
+	}
 	if err != nil {
 		return fmt.Errorf("send email %d: %w", job.Args.EmailID, err)
 	}

@@ -120,9 +120,10 @@ func (q *Queue) EnqueueOrder(ctx context.Context, tx pgx.Tx, id int64) error {
 	return err
 }
 
-// RegenerateInvoice queues a new rendering of an order's invoice.
-func (q *Queue) RegenerateInvoice(ctx context.Context, id int64) error {
-	_, err := q.client.Insert(ctx, RegenerateInvoiceArgs{OrderID: id}, nil)
+// EnqueueRegenerate inserts a new rendering of an order's invoice,
+// inside tx.
+func (q *Queue) EnqueueRegenerate(ctx context.Context, tx pgx.Tx, id int64) error {
+	_, err := q.client.InsertTx(ctx, tx, RegenerateInvoiceArgs{OrderID: id}, nil)
 	return err
 }
 

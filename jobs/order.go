@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -73,9 +74,12 @@ type OrderDeps struct {
 //  3. Confirmation: the email is recorded under the dedupe key
 //     "order_confirmation:<id>" (EmailEnsure) and sent with EmailSend,
 //     which locks the row and marks it sent in the same transaction: at
-//     most one confirmation per order. (The one window is a crash after
-//     the SMTP server accepted the message and before the commit; the
-//     retry then sends a copy with the same Message-ID.)
+//     most one confirmation per order. A server that took the whole
+//     message and never answered leaves it "uncertain", and a 5xx
+//     refusal leaves it "rejected": neither is sent again by a retry,
+//     and a refusal is reported to staff. (The one window left is a
+//     crash after the SMTP server accepted the message and before the
+//     commit; the retry then sends a copy with the same Message-ID.)
 //  4. Staff notice: the same scheme under "order_staff:<id>".
 type ProcessOrderWorker struct {
 	river.WorkerDefaults[ProcessOrderArgs]
@@ -101,24 +105,43 @@ func (w *ProcessOrderWorker) Work(ctx context.Context, job *river.Job[ProcessOrd
 		}
 	}
 
+	// A message refused for good (the customer's address does not
+	// exist, say) is not retried: staff hear of it in the portal, the
+	// order stays where it is, and the job goes on.
 	if o.EmailedAt == nil {
-		if err := w.send(ctx, o, confirmation(w.deps, o)); err != nil {
+		switch err := w.send(ctx, o, confirmation(w.deps, o)); {
+		case errors.Is(err, store.ErrDeliveryRejected):
+			w.tellStaff(ctx, o, "its confirmation was refused: "+err.Error())
+		case err != nil:
 			return err
-		}
-		if o, err = w.store.OrderMarkEmailed(ctx, o.ID); err != nil {
-			return err
+		default:
+			if o, err = w.store.OrderMarkEmailed(ctx, o.ID); err != nil {
+				return err
+			}
 		}
 	}
 
 	if o.StaffNotifiedAt == nil {
-		if err := w.send(ctx, o, staffNotice(w.deps, o)); err != nil {
+		switch err := w.send(ctx, o, staffNotice(w.deps, o)); {
+		case errors.Is(err, store.ErrDeliveryRejected):
+			w.tellStaff(ctx, o, "the staff notice was refused: "+err.Error())
+		case err != nil:
 			return err
-		}
-		if err := w.store.OrderMarkStaffNotified(ctx, o.ID); err != nil {
-			return err
+		default:
+			if err := w.store.OrderMarkStaffNotified(ctx, o.ID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// tellStaff records that an order needs a person's attention.
+func (w *ProcessOrderWorker) tellStaff(ctx context.Context, o store.Order, problem string) {
+	_ = w.store.EventAdd(ctx, store.Event{
+		Topic: store.TopicStaff, Kind: store.EventOrderFailed, Permission: "orders:read",
+		Data: map[string]string{"order_id": strconv.FormatInt(o.ID, 10), "error": truncate(problem)},
+	})
 }
 
 // send records e once and delivers it at most once.

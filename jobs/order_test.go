@@ -1,11 +1,16 @@
 package jobs_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/url"
 	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +44,16 @@ type orderRig struct {
 
 func newOrderRig(t *testing.T) *orderRig {
 	t.Helper()
+	smtp := testenv.NewProxy(t, testenv.Config(t).SMTPAddr)
+	r := newOrderRigSMTP(t, smtp.Addr(), 5*time.Second)
+	r.smtp = smtp
+	return r
+}
+
+// newOrderRigSMTP is an order rig whose mail goes to the SMTP server at
+// addr.
+func newOrderRigSMTP(t *testing.T, addr string, timeout time.Duration) *orderRig {
+	t.Helper()
 	tx := testenv.Tx(t)
 	inserter, err := jobs.NewInserter(testenv.Pool(t), testenv.Logger(t))
 	require.NoError(t, err)
@@ -47,14 +62,14 @@ func newOrderRig(t *testing.T) *orderRig {
 	cfg := testenv.Config(t)
 	s3URL, err := url.Parse(cfg.S3Endpoint)
 	require.NoError(t, err)
-	r := &orderRig{store: s, tx: tx, s3: testenv.NewProxy(t, s3URL.Host), smtp: testenv.NewProxy(t, cfg.SMTPAddr),
+	r := &orderRig{store: s, tx: tx, s3: testenv.NewProxy(t, s3URL.Host),
 		staff: testenv.Unique("staff") + "@example.com"}
 	r.blobs = blob.New(blob.Config{
 		Endpoint: "http://" + r.s3.Addr(), Region: cfg.S3Region, Bucket: cfg.S3Bucket,
 		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
 	})
 	require.NoError(t, r.blobs.EnsureBucket(context.Background(), cfg.BaseURL))
-	sender, err := mail.NewSender(mail.Config{Addr: r.smtp.Addr(), TLS: "none", Timeout: 5 * time.Second,
+	sender, err := mail.NewSender(mail.Config{Addr: addr, TLS: "none", Timeout: timeout,
 		From: "Keel <hello@keel.localhost>", Domain: "keel.localhost"})
 	require.NoError(t, err)
 
@@ -76,7 +91,7 @@ func (r *orderRig) order(t *testing.T, email string) store.Order {
 	require.NoError(t, err)
 	o, _, err := r.store.OrderCreate(context.Background(), store.OrderRequest{
 		IdempotencyKey: auth.RandomToken(), Token: auth.RandomToken(), Name: "Zoë Ørsted", Email: email,
-		TaxRateBP: 2000, Items: []store.OrderItemRequest{{ProductID: p.ID, Quantity: 2, PriceSeen: 12345}},
+		TaxRateBP: 2000, Items: []store.OrderItemRequest{{ProductID: p.ID, Quantity: 2, PriceSeen: 12345, CurrencySeen: "EUR"}},
 	})
 	require.NoError(t, err)
 	return o
@@ -128,7 +143,7 @@ func TestProcessOrder(t *testing.T) {
 	require.Equal(t, []string{o.InvoiceKey}, keys, "one invoice object")
 	pdf := getObject(t, r, o.InvoiceKey)
 	text := pdfText(t, pdf)
-	for _, want := range []string{"Invoice " + o.InvoiceNumber(), "Zoë Ørsted", "Café crème ☕ service", "€246.90", "€49.38", "€296.28"} {
+	for _, want := range []string{"Invoice " + o.InvoiceNumber(), "Zoë Ørsted", "Café crème ? service", o.Lines[0].SKU, "€246.90", "€49.38", "€296.28"} {
 		require.Contains(t, text, want)
 	}
 
@@ -192,4 +207,141 @@ func TestProcessOrderSMTPDown(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.OrderEmailed, r.reload(t, o).Status)
 	require.Len(t, testenv.MailTo(t, email, 5*time.Second), 1)
+}
+
+// scriptedSMTP is an SMTP server on loopback for the failures the real
+// catcher cannot show: it refuses recipients named "bounce@...", and
+// with hang it takes a whole message and never answers. It counts the
+// messages it received whole, by recipient.
+type scriptedSMTP struct {
+	addr     string
+	mu       sync.Mutex
+	received map[string]int
+}
+
+func newScriptedSMTP(t *testing.T, hang bool) *scriptedSMTP {
+	t.Helper()
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &scriptedSMTP{addr: ln.Addr().String(), received: map[string]int{}}
+	var conns sync.WaitGroup
+	t.Cleanup(func() { _ = ln.Close(); conns.Wait() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Go(func() { srv.serve(conn, hang) })
+		}
+	}()
+	return srv
+}
+
+func (s *scriptedSMTP) serve(conn net.Conn, hang bool) {
+	defer func() { _ = conn.Close() }()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	say := func(line string) { _, _ = conn.Write([]byte(line + "\r\n")) }
+	say("220 scripted ESMTP")
+	var rcpt string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		cmd := strings.ToUpper(strings.TrimSpace(line))
+		switch {
+		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+			say("250 scripted")
+		case strings.HasPrefix(cmd, "MAIL FROM"):
+			say("250 OK")
+		case strings.HasPrefix(cmd, "RCPT TO"):
+			rcpt = strings.ToLower(strings.Trim(strings.TrimPrefix(strings.TrimSpace(line)[8:], ":"), " <>"))
+			if strings.HasPrefix(rcpt, "bounce") {
+				say("550 5.1.1 No such user")
+				continue
+			}
+			say("250 OK")
+		case cmd == "DATA":
+			say("354 End data with <CR><LF>.<CR><LF>")
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+			}
+			s.mu.Lock()
+			s.received[rcpt]++
+			s.mu.Unlock()
+			if hang {
+				_, _ = io.Copy(io.Discard, r) // the message is here; the answer never comes
+				return
+			}
+			say("250 OK queued")
+		case cmd == "RSET", cmd == "NOOP":
+			say("250 OK")
+		case cmd == "QUIT":
+			say("221 Bye")
+			return
+		default:
+			say("502 Not implemented")
+		}
+	}
+}
+
+func (s *scriptedSMTP) count(rcpt string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.received[strings.ToLower(rcpt)]
+}
+
+// A server that takes the confirmation and never answers leaves it
+// uncertain: the order moves on and no retry sends it again.
+func TestProcessOrderSMTPSilentAfterData(t *testing.T) {
+	t.Parallel()
+	srv := newScriptedSMTP(t, true)
+	r := newOrderRigSMTP(t, srv.addr, time.Second)
+	email := testenv.Unique("silent") + "@example.com"
+	o := r.order(t, email)
+
+	res, err := r.work(t, o)
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+	require.Equal(t, 1, srv.count(email))
+	require.Equal(t, 1, srv.count(r.staff))
+	require.Equal(t, 2, countRows(t, r.tx, "SELECT count(*) FROM emails WHERE recipient IN ($1, $2) AND status = 'uncertain'", email, r.staff))
+
+	_, err = r.work(t, o) // the job once more, as a rescued copy would run
+	require.NoError(t, err)
+	require.Equal(t, 1, srv.count(email), "nothing is sent again")
+}
+
+// An address refused for good is not retried: the order stays
+// invoiced, staff are told, and the staff notice still goes out.
+func TestProcessOrderRecipientRefused(t *testing.T) {
+	t.Parallel()
+	srv := newScriptedSMTP(t, false)
+	r := newOrderRigSMTP(t, srv.addr, 5*time.Second)
+	email := testenv.Unique("bounce") + "@example.com"
+	o := r.order(t, email)
+
+	res, err := r.work(t, o)
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+	require.Equal(t, store.OrderInvoiced, r.reload(t, o).Status)
+	require.Equal(t, 1, srv.count(r.staff))
+	require.Equal(t, 1, countRows(t, r.tx, "SELECT count(*) FROM emails WHERE recipient = $1 AND status = 'rejected'", email))
+	require.Equal(t, 1, countRows(t, r.tx, `SELECT count(*) FROM events
+		WHERE kind = 'order.failed' AND data->>'order_id' = $1 AND data->>'error' LIKE '%refused%'`, strconv.FormatInt(o.ID, 10)))
+}
+
+func countRows(t *testing.T, tx pgx.Tx, query string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, tx.QueryRow(context.Background(), query, args...).Scan(&n))
+	return n
 }

@@ -233,11 +233,13 @@ var ErrLimit = errors.New("too many live streams")
 var ErrNotReady = errors.New("live events are not available yet")
 
 // Subscribe listens to topics. At most limit subscriptions may be open
-// under key at once on this server (limit 0: no limit).
-func (h *Hub) Subscribe(key string, limit int, topics ...string) (*Subscription, error) {
+// under key at once on this server (limit 0: no limit). Just after the
+// server starts it waits for the hub to be ready, as long as ctx lets
+// it.
+func (h *Hub) Subscribe(ctx context.Context, key string, limit int, topics ...string) (*Subscription, error) {
 	select {
 	case <-h.ready:
-	default:
+	case <-ctx.Done():
 		return nil, ErrNotReady
 	}
 	h.mu.Lock()

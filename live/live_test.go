@@ -28,10 +28,9 @@ func newHub(t *testing.T, o live.Options) (*live.Hub, *store.Store) {
 	done := make(chan struct{})
 	go func() { h.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	require.Eventually(t, func() bool {
-		_, err := h.Subscribe("probe", 0, "probe")
-		return err == nil
-	}, 10*time.Second, 10*time.Millisecond)
+	probe, err := h.Subscribe(context.Background(), "probe", 0, "probe")
+	require.NoError(t, err, "the hub is ready")
+	probe.Close()
 	return h, s.WithSignal(live.Signal(rdb, slog.New(slog.DiscardHandler)))
 }
 
@@ -60,10 +59,10 @@ func TestHubDeliversInOrder(t *testing.T) {
 	t.Parallel()
 	h, s := newHub(t, live.Options{})
 	topic := testenv.Unique("topic")
-	a, err := h.Subscribe("a", 0, topic)
+	a, err := h.Subscribe(context.Background(), "a", 0, topic)
 	require.NoError(t, err)
 	defer a.Close()
-	other, err := h.Subscribe("b", 0, testenv.Unique("other"))
+	other, err := h.Subscribe(context.Background(), "b", 0, testenv.Unique("other"))
 	require.NoError(t, err)
 	defer other.Close()
 
@@ -92,7 +91,7 @@ func TestHubPollsWithoutSignal(t *testing.T) {
 	h, _ := newHub(t, live.Options{PollEvery: 100 * time.Millisecond})
 	unsignalled := store.New(testenv.Pool(t), nil)
 	topic := testenv.Unique("topic")
-	sub, err := h.Subscribe("a", 0, topic)
+	sub, err := h.Subscribe(context.Background(), "a", 0, topic)
 	require.NoError(t, err)
 	defer sub.Close()
 	add(t, unsignalled, topic, "quiet")
@@ -105,9 +104,9 @@ func TestHubDropsSlowSubscriber(t *testing.T) {
 	t.Parallel()
 	h, s := newHub(t, live.Options{Buffer: 2})
 	topic := testenv.Unique("topic")
-	slow, err := h.Subscribe("slow", 0, topic)
+	slow, err := h.Subscribe(context.Background(), "slow", 0, topic)
 	require.NoError(t, err)
-	fast, err := h.Subscribe("fast", 0, topic)
+	fast, err := h.Subscribe(context.Background(), "fast", 0, topic)
 	require.NoError(t, err)
 	defer fast.Close()
 
@@ -128,14 +127,14 @@ func TestHubLimit(t *testing.T) {
 	t.Parallel()
 	h, _ := newHub(t, live.Options{})
 	key := testenv.Unique("key")
-	first, err := h.Subscribe(key, 2, "t")
+	first, err := h.Subscribe(context.Background(), key, 2, "t")
 	require.NoError(t, err)
-	_, err = h.Subscribe(key, 2, "t")
+	_, err = h.Subscribe(context.Background(), key, 2, "t")
 	require.NoError(t, err)
-	_, err = h.Subscribe(key, 2, "t")
+	_, err = h.Subscribe(context.Background(), key, 2, "t")
 	require.ErrorIs(t, err, live.ErrLimit)
 	first.Close()
 	first.Close() // twice is harmless
-	_, err = h.Subscribe(key, 2, "t")
+	_, err = h.Subscribe(context.Background(), key, 2, "t")
 	require.NoError(t, err)
 }

@@ -5,12 +5,15 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+
+	"keel/store"
 )
 
 // Config says how to reach the SMTP server.
@@ -73,9 +76,29 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("smtp send to %s: %w", s.cfg.Addr, err)
+		return fmt.Errorf("smtp send to %s: %w", s.cfg.Addr, classify(err))
 	}
 	return nil
+}
+
+// classify marks what a failed send means for trying again: a message
+// the server had whole without answering may have been delivered
+// (store.ErrDeliveryUncertain); a 5xx answer is final
+// (store.ErrDeliveryRejected). Anything else is worth another try.
+func classify(err error) error {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return err
+	}
+	code := se.ErrorCode()
+	switch {
+	case se.Reason == gomail.ErrSMTPDataClose && code == 0:
+		// The final "." went out and no reply code came back.
+		return fmt.Errorf("%w: %w", store.ErrDeliveryUncertain, err)
+	case code >= 500 && code < 600:
+		return fmt.Errorf("%w: %w", store.ErrDeliveryRejected, err)
+	}
+	return err
 }
 
 func (s *Sender) build(m Message) (*gomail.Msg, error) {

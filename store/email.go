@@ -5,17 +5,33 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"keel/db"
 )
 
-// Email statuses.
+// Email statuses. Failed emails are tried again; uncertain and rejected
+// ones are not (see EmailSend).
 const (
-	EmailQueued = "queued"
-	EmailSent   = "sent"
-	EmailFailed = "failed"
+	EmailQueued    = "queued"
+	EmailSent      = "sent"
+	EmailFailed    = "failed"
+	EmailUncertain = "uncertain"
+	EmailRejected  = "rejected"
+)
+
+// Errors a send function returns (wrapped) to say what became of a
+// message whose sending failed.
+var (
+	// ErrDeliveryUncertain means the server had the whole message but
+	// its answer never came: it may have been delivered. Sending again
+	// could deliver it twice.
+	ErrDeliveryUncertain = errors.New("delivery uncertain")
+	// ErrDeliveryRejected means the server refused the message for good
+	// (a 5xx answer): sending again would be refused again.
+	ErrDeliveryRejected = errors.New("delivery rejected")
 )
 
 // OutgoingEmail is a message to queue. DedupeKey names the business
@@ -71,9 +87,19 @@ func (s *Store) queueEmail(ctx context.Context, tx pgx.Tx, q *db.Queries, e Outg
 // EmailSend delivers one queued email through send, at most once per
 // row. The row is locked for the duration, so two workers holding the
 // same job cannot both send it, and it is marked sent in the same
-// transaction once send returns nil. An email already sent is left
-// alone and EmailSend returns nil. A failure of send is recorded on the
-// row and returned, so the job is retried with backoff.
+// transaction once send returns nil. A failure of send is recorded on
+// the row and returned, so the job is retried with backoff, except:
+//
+//   - ErrDeliveryUncertain (the server had the message and went quiet):
+//     the row is marked uncertain and EmailSend returns nil. The
+//     message was most likely delivered; sending it again on every
+//     retry of a slow server is what at-most-once forbids. Staff can
+//     resend by hand.
+//   - ErrDeliveryRejected: the row is marked rejected and the error is
+//     returned for the caller to stop retrying.
+//
+// An email already sent or uncertain is left alone and EmailSend
+// returns nil; one rejected returns ErrDeliveryRejected again.
 //
 // One window remains: if the process dies after the SMTP server accepted
 // the message but before the commit, the retry sends it again. The
@@ -86,18 +112,33 @@ func (s *Store) EmailSend(ctx context.Context, id int64, send func(Email) error)
 		if err != nil {
 			return fmt.Errorf("lock email %d: %w", id, err)
 		}
-		if row.Status == EmailSent {
+		switch row.Status {
+		case EmailSent, EmailUncertain:
+			return nil
+		case EmailRejected:
+			sendErr = fmt.Errorf("email %d: %w: %s", id, ErrDeliveryRejected, row.LastError)
 			return nil
 		}
 
 		sendErr = send(emailFromRow(row))
-		if sendErr != nil {
-			return q.EmailMarkFailed(ctx, db.EmailMarkFailedParams{
-				ID:        id,
-				LastError: truncate(sendErr.Error(), 500),
+		switch {
+		case sendErr == nil:
+			return q.EmailMarkSent(ctx, id)
+		case errors.Is(sendErr, ErrDeliveryUncertain):
+			err := q.EmailMarkSettled(ctx, db.EmailMarkSettledParams{
+				ID: id, Status: EmailUncertain, LastError: truncate(sendErr.Error(), 500),
+			})
+			sendErr = nil
+			return err
+		case errors.Is(sendErr, ErrDeliveryRejected):
+			return q.EmailMarkSettled(ctx, db.EmailMarkSettledParams{
+				ID: id, Status: EmailRejected, LastError: truncate(sendErr.Error(), 500),
 			})
 		}
-		return q.EmailMarkSent(ctx, id)
+		return q.EmailMarkFailed(ctx, db.EmailMarkFailedParams{
+			ID:        id,
+			LastError: truncate(sendErr.Error(), 500),
+		})
 	})
 	return errors.Join(sendErr, err)
 }
@@ -140,9 +181,13 @@ func emailFromRow(r db.Email) Email {
 	}
 }
 
+// truncate cuts s to at most n bytes, at a rune boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -1,10 +1,16 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -73,14 +79,32 @@ type OrderRequest struct {
 	Notes          string
 	Items          []OrderItemRequest
 	TaxRateBP      int32
+	// EmailLimit is how many orders one address may receive an hour
+	// (0: no limit).
+	EmailLimit int
 }
 
 // OrderItemRequest is one line of an OrderRequest.
 type OrderItemRequest struct {
 	ProductID int64
 	Quantity  int32
-	// PriceSeen is the unit price the form showed, in minor units.
-	PriceSeen int64
+	// PriceSeen and CurrencySeen are the unit price the form showed, in
+	// minor units, and its currency.
+	PriceSeen    int64
+	CurrencySeen string
+}
+
+// hash identifies what the request asks for, to tell a retry of it
+// from another request that reuses its idempotency key.
+func (r OrderRequest) hash() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q\n%q\n%q\n", r.Name, strings.ToLower(r.Email), r.Notes)
+	items := slices.Clone(r.Items)
+	slices.SortFunc(items, func(a, b OrderItemRequest) int { return cmp.Compare(a.ProductID, b.ProductID) })
+	for _, it := range items {
+		fmt.Fprintf(h, "%d:%d\n", it.ProductID, it.Quantity)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // OrderItemError says what is wrong with one line of an order. Its
@@ -94,19 +118,58 @@ func (e *OrderItemError) Error() string {
 	return fmt.Sprintf("product %d: %s", e.ProductID, e.Message)
 }
 
+// Errors of OrderCreate.
+var (
+	// ErrOrderLimit means the address has had EmailLimit orders in the
+	// last hour: orders send email, and no one may flood an inbox
+	// through them.
+	ErrOrderLimit = errors.New("too many orders to this address")
+	// ErrIdempotencyConflict means the idempotency key was used before
+	// for a different order.
+	ErrIdempotencyConflict = errors.New("idempotency key used for a different order")
+)
+
 // OrderCreate records an order and enqueues the job that works it, in
 // one transaction, and returns it with created true. Every price comes
 // from the catalogue, never from the request; a line whose product is
-// unknown or withdrawn, or whose price seen differs, is an
-// *OrderItemError and nothing is written. An order with the same
-// idempotency key as an earlier one is that order: it is returned with
-// created false, and nothing new is written or queued.
+// unknown or withdrawn, or whose price or currency seen differs, is an
+// *OrderItemError and nothing is written. A retry of an earlier request
+// (same idempotency key, same contents) is that order, even if the
+// catalogue has changed since: it is returned with created false, and
+// nothing new is written or queued. The same key with other contents is
+// ErrIdempotencyConflict; an address past its limit is ErrOrderLimit.
 func (s *Store) OrderCreate(ctx context.Context, req OrderRequest) (Order, bool, error) {
 	var order Order
 	created := false
+	hash := req.hash()
+	limit := int64(req.EmailLimit)
+	if limit <= 0 {
+		limit = math.MaxInt64
+	}
 	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		// earlier finds the order this request already made, if any.
+		earlier := func() (bool, error) {
+			row, err := q.OrderGetByIdempotencyKey(ctx, req.IdempotencyKey)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				return false, nil
+			case err != nil:
+				return false, fmt.Errorf("get order by idempotency key: %w", err)
+			case row.RequestHash != hash:
+				return false, ErrIdempotencyConflict
+			}
+			order = orderFromRow(row)
+			return true, nil
+		}
+
+		if err := q.OrderEmailLock(ctx, req.Email); err != nil {
+			return fmt.Errorf("lock orders to address: %w", err)
+		}
 		lines, currency, err := priceLines(ctx, q, req.Items)
 		if err != nil {
+			if found, ferr := earlier(); found || ferr != nil {
+				return ferr
+			}
 			return err
 		}
 		var subtotal int64
@@ -116,18 +179,16 @@ func (s *Store) OrderCreate(ctx context.Context, req OrderRequest) (Order, bool,
 		tax := (subtotal*int64(req.TaxRateBP) + 5000) / 10000 // rounded half up
 
 		row, err := q.OrderInsert(ctx, db.OrderInsertParams{
-			Token: req.Token, IdempotencyKey: req.IdempotencyKey, Name: req.Name, Email: req.Email,
-			Notes: req.Notes, Currency: currency, SubtotalMinor: subtotal, TaxRateBp: req.TaxRateBP,
-			TaxMinor: tax, TotalMinor: subtotal + tax,
+			Token: req.Token, IdempotencyKey: req.IdempotencyKey, RequestHash: hash, Name: req.Name,
+			Email: req.Email, Notes: req.Notes, Currency: currency, SubtotalMinor: subtotal,
+			TaxRateBp: req.TaxRateBP, TaxMinor: tax, TotalMinor: subtotal + tax, EmailLimit: limit,
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
-			// The same order again: a double submit or a retried request.
-			existing, err := q.OrderGetByIdempotencyKey(ctx, req.IdempotencyKey)
-			if err != nil {
-				return fmt.Errorf("get order by idempotency key: %w", err)
+			// A double submit or a retried request, or one too many.
+			if found, ferr := earlier(); found || ferr != nil {
+				return ferr
 			}
-			order = orderFromRow(existing)
-			return nil
+			return ErrOrderLimit
 		}
 		if err != nil {
 			return fmt.Errorf("insert order: %w", err)
@@ -183,7 +244,7 @@ func priceLines(ctx context.Context, q *db.Queries, items []OrderItemRequest) ([
 		switch {
 		case !ok || !p.Active:
 			return nil, "", &OrderItemError{it.ProductID, "This product is not in the catalogue."}
-		case p.PriceMinor != it.PriceSeen:
+		case p.PriceMinor != it.PriceSeen || p.Currency != it.CurrencySeen:
 			return nil, "", &OrderItemError{it.ProductID, "The price of this product has changed; please check the new total."}
 		case currency != "" && p.Currency != currency:
 			return nil, "", &OrderItemError{it.ProductID, "Products in different currencies need separate orders."}
@@ -354,11 +415,26 @@ func (s *Store) EmailEnsure(ctx context.Context, e OutgoingEmail) (Email, error)
 // actor's: a new email with its own dedupe key, sent by the send_email
 // job.
 func (s *Store) OrderEmailResend(ctx context.Context, actor Actor, o Order, e OutgoingEmail) error {
-	return s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
 		if err := s.queueEmail(ctx, tx, q, e); err != nil {
 			return err
 		}
 		return audit(ctx, q, actor, "order.email_resent", o, nil)
+	})
+	if errors.Is(err, ErrConflict) {
+		return nil // the same resend again (a double click): queued once
+	}
+	return err
+}
+
+// OrderRegenerate queues a new rendering of the order's invoice, under
+// its number and key, and audits it, in one transaction.
+func (s *Store) OrderRegenerate(ctx context.Context, actor Actor, o Order) error {
+	return s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		if err := s.queue.EnqueueRegenerate(ctx, tx, o.ID); err != nil {
+			return fmt.Errorf("enqueue regeneration of order %d: %w", o.ID, err)
+		}
+		return audit(ctx, q, actor, "order.invoice_regenerated", o, nil)
 	})
 }
 

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -47,8 +48,8 @@ func TestOrderCreatePricesFromCatalogue(t *testing.T) {
 	audit, care, _ := products(t, s)
 
 	o, created, err := s.OrderCreate(ctx, orderRequest(
-		store.OrderItemRequest{ProductID: audit.ID, Quantity: 1, PriceSeen: 49000},
-		store.OrderItemRequest{ProductID: care.ID, Quantity: 3, PriceSeen: 15000},
+		store.OrderItemRequest{ProductID: audit.ID, Quantity: 1, PriceSeen: 49000, CurrencySeen: "EUR"},
+		store.OrderItemRequest{ProductID: care.ID, Quantity: 3, PriceSeen: 15000, CurrencySeen: "EUR"},
 	))
 	require.NoError(t, err)
 	require.True(t, created)
@@ -69,7 +70,7 @@ func TestOrderCreateIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	s, tx := newStore(t)
 	audit, _, _ := products(t, s)
-	req := orderRequest(store.OrderItemRequest{ProductID: audit.ID, Quantity: 1, PriceSeen: 49000})
+	req := orderRequest(store.OrderItemRequest{ProductID: audit.ID, Quantity: 1, PriceSeen: 49000, CurrencySeen: "EUR"})
 
 	first, created, err := s.OrderCreate(ctx, req)
 	require.NoError(t, err)
@@ -85,6 +86,66 @@ func TestOrderCreateIsIdempotent(t *testing.T) {
 		WHERE kind = 'process_order' AND (args->>'order_id')::bigint = $1`, first.ID))
 }
 
+// A retry of an order already placed is that order even after the
+// catalogue changed; the same key for another order is refused.
+func TestOrderCreateRetries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, tx := newStore(t)
+	audit, _, _ := products(t, s)
+	req := orderRequest(store.OrderItemRequest{ProductID: audit.ID, Quantity: 1, PriceSeen: 49000, CurrencySeen: "EUR"})
+	first, _, err := s.OrderCreate(ctx, req)
+	require.NoError(t, err)
+
+	_, err = s.ProductUpdate(ctx, store.Actor{}, audit.ID, store.ProductInput{
+		Name: audit.Name, PriceMinor: 50000, Currency: "EUR", Active: false,
+	})
+	require.NoError(t, err)
+	again, created, err := s.OrderCreate(ctx, req)
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, first.ID, again.ID)
+
+	other := req
+	other.Items = []store.OrderItemRequest{{ProductID: audit.ID, Quantity: 2, PriceSeen: 49000, CurrencySeen: "EUR"}}
+	_, _, err = s.OrderCreate(ctx, other)
+	require.ErrorIs(t, err, store.ErrIdempotencyConflict)
+	other = req
+	other.Email = "someone-else@example.com"
+	_, _, err = s.OrderCreate(ctx, other)
+	require.ErrorIs(t, err, store.ErrIdempotencyConflict)
+	require.Equal(t, 1, countIn(t, tx, "SELECT count(*) FROM orders WHERE idempotency_key = $1", req.IdempotencyKey))
+}
+
+// One address receives at most EmailLimit orders an hour, whatever the
+// case of its letters; a retry of one of them still answers.
+func TestOrderCreateLimitsOrdersPerAddress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, tx := newStore(t)
+	audit, _, _ := products(t, s)
+	email := testenv.Unique("limited") + "@example.com"
+	place := func(address string) (store.OrderRequest, error) {
+		req := orderRequest(store.OrderItemRequest{ProductID: audit.ID, Quantity: 1, PriceSeen: 49000, CurrencySeen: "EUR"})
+		req.Email, req.EmailLimit = address, 2
+		_, _, err := s.OrderCreate(ctx, req)
+		return req, err
+	}
+	first, err := place(email)
+	require.NoError(t, err)
+	_, err = place(strings.ToUpper(email))
+	require.NoError(t, err)
+	refused, err := place(email)
+	require.ErrorIs(t, err, store.ErrOrderLimit)
+	require.Zero(t, countIn(t, tx, "SELECT count(*) FROM orders WHERE idempotency_key = $1", refused.IdempotencyKey))
+
+	_, created, err := s.OrderCreate(ctx, first)
+	require.NoError(t, err, "a retry is not a new order")
+	require.False(t, created)
+	_, err = place("someone-else-" + email)
+	require.NoError(t, err)
+}
+
 // A line the catalogue does not back refuses the whole order.
 func TestOrderCreateRefusesBadLines(t *testing.T) {
 	t.Parallel()
@@ -95,13 +156,14 @@ func TestOrderCreateRefusesBadLines(t *testing.T) {
 		Name: care.Name, PriceMinor: care.PriceMinor, Currency: care.Currency, Active: false,
 	})
 	require.NoError(t, err)
-	good := store.OrderItemRequest{ProductID: audit.ID, Quantity: 1, PriceSeen: 49000}
+	good := store.OrderItemRequest{ProductID: audit.ID, Quantity: 1, PriceSeen: 49000, CurrencySeen: "EUR"}
 
 	for name, bad := range map[string]store.OrderItemRequest{
-		"Unknown":   {ProductID: 999999999, Quantity: 1, PriceSeen: 1},
-		"Withdrawn": {ProductID: care.ID, Quantity: 1, PriceSeen: 15000},
-		"Tampered":  {ProductID: audit.ID, Quantity: 1, PriceSeen: 1},
-		"Currency":  {ProductID: pounds.ID, Quantity: 1, PriceSeen: 1000},
+		"Unknown":   {ProductID: 999999999, Quantity: 1, PriceSeen: 1, CurrencySeen: "EUR"},
+		"Withdrawn": {ProductID: care.ID, Quantity: 1, PriceSeen: 15000, CurrencySeen: "EUR"},
+		"Tampered":  {ProductID: audit.ID, Quantity: 1, PriceSeen: 1, CurrencySeen: "EUR"},
+		"Mixed":     {ProductID: pounds.ID, Quantity: 1, PriceSeen: 1000, CurrencySeen: "GBP"},
+		"Currency":  {ProductID: pounds.ID, Quantity: 1, PriceSeen: 1000, CurrencySeen: "EUR"},
 	} {
 		req := orderRequest(good, bad)
 		_, _, err := s.OrderCreate(ctx, req)
@@ -123,7 +185,7 @@ func TestOrderNumbersAreGapless(t *testing.T) {
 
 	var ids []int64
 	for range 20 {
-		o, _, err := s.OrderCreate(ctx, orderRequest(store.OrderItemRequest{ProductID: audit.ID, Quantity: 1, PriceSeen: 49000}))
+		o, _, err := s.OrderCreate(ctx, orderRequest(store.OrderItemRequest{ProductID: audit.ID, Quantity: 1, PriceSeen: 49000, CurrencySeen: "EUR"}))
 		require.NoError(t, err)
 		ids = append(ids, o.ID)
 	}

@@ -79,14 +79,29 @@ func (s *Store) ProductUpdate(ctx context.Context, actor Actor, id int64, in Pro
 			return fmt.Errorf("update product: %w", err)
 		}
 		p = productFromRow(row)
-		return audit(ctx, q, actor, "product.updated", p, map[string]any{
-			"price_from": before.PriceMinor, "price_to": p.PriceMinor, "active": p.Active,
-		})
+		return audit(ctx, q, actor, "product.updated", p, productChanges(productFromRow(before), p))
 	})
 	if err == nil {
 		s.invalidate(ctx, catalogueKey, productKey(p.SKU))
 	}
 	return p, err
+}
+
+// productChanges lists each field that changed, as {"from", "to"}.
+func productChanges(before, after Product) map[string]any {
+	changes := map[string]any{}
+	note := func(field string, from, to any) {
+		if from != to {
+			changes[field] = map[string]any{"from": from, "to": to}
+		}
+	}
+	note("name", before.Name, after.Name)
+	note("description", before.Description, after.Description)
+	note("price_minor", before.PriceMinor, after.PriceMinor)
+	note("currency", before.Currency, after.Currency)
+	note("active", before.Active, after.Active)
+	note("image_url", before.ImageURL, after.ImageURL)
+	return changes
 }
 
 // ProductGetByID returns a product, or ErrNotFound.

@@ -41,6 +41,7 @@ type Conn interface {
 type Enqueuer interface {
 	EnqueueEmail(ctx context.Context, tx pgx.Tx, emailID int64) error
 	EnqueueOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
+	EnqueueRegenerate(ctx context.Context, tx pgx.Tx, orderID int64) error
 }
 
 // Store runs Keel's queries on one connection source.

@@ -265,4 +265,5 @@ func TestAuditListPages(t *testing.T) {
 	require.Empty(t, none)
 }
 
-func (noJobs) EnqueueOrder(context.Context, pgx.Tx, int64) error { return nil }
+func (noJobs) EnqueueOrder(context.Context, pgx.Tx, int64) error      { return nil }
+func (noJobs) EnqueueRegenerate(context.Context, pgx.Tx, int64) error { return nil }

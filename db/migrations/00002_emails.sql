@@ -14,7 +14,10 @@ CREATE TABLE emails (
     body_text   text        NOT NULL,
     body_html   text        NOT NULL DEFAULT '',
     status      text        NOT NULL DEFAULT 'queued'
-                CHECK (status IN ('queued', 'sent', 'failed')),
+                -- uncertain: the server had the whole message and its answer
+                -- never came; rejected: refused for good. Neither is sent
+                -- again by a retry.
+                CHECK (status IN ('queued', 'sent', 'failed', 'uncertain', 'rejected')),
     attempts    integer     NOT NULL DEFAULT 0,
     last_error  text        NOT NULL DEFAULT '',
     created_at  timestamptz NOT NULL DEFAULT now(),

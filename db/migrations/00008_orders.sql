@@ -22,6 +22,9 @@ CREATE TABLE orders (
     -- Sent with the form; a second submit with the same key is the same
     -- order.
     idempotency_key text        NOT NULL UNIQUE,
+    -- What the request asked for (a hash): the same key with another
+    -- request is refused, not answered with this order.
+    request_hash    text        NOT NULL,
     name            text        NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     email           text        NOT NULL CHECK (length(email) BETWEEN 3 AND 254),
     notes           text        NOT NULL DEFAULT '' CHECK (length(notes) <= 2000),
@@ -46,6 +49,8 @@ CREATE TABLE orders (
 );
 
 CREATE INDEX orders_created_idx ON orders (created_at DESC, id DESC);
+-- Orders per recipient are limited (see store.OrderCreate).
+CREATE INDEX orders_email_created_idx ON orders (lower(email), created_at);
 CREATE INDEX orders_status_created_idx ON orders (status, created_at DESC, id DESC);
 
 CREATE TABLE order_items (

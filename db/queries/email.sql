@@ -22,5 +22,11 @@ UPDATE emails
 SET status = 'failed', attempts = attempts + 1, last_error = $2
 WHERE id = $1 AND status <> 'sent';
 
+-- name: EmailMarkSettled :exec
+-- Ends an email that will not be sent again: 'uncertain' or 'rejected'.
+UPDATE emails
+SET status = @status, attempts = attempts + 1, last_error = @last_error
+WHERE id = @id AND status <> 'sent';
+
 -- name: EmailListByRecipient :many
 SELECT * FROM emails WHERE recipient = $1 ORDER BY id DESC LIMIT $2;

@@ -1,9 +1,18 @@
+-- name: OrderEmailLock :exec
+-- Taken before OrderInsert: orders to one address are counted one after
+-- the other.
+SELECT pg_advisory_xact_lock(hashtextextended(lower(@email::text), 0));
+
 -- name: OrderInsert :one
--- A second insert with the same idempotency key inserts nothing and
--- returns no row; the caller then reads the first order.
-INSERT INTO orders (token, idempotency_key, name, email, notes, currency,
+-- Inserts nothing and returns no row when the idempotency key was used
+-- before (the caller then reads that order), or when the address has
+-- had email_limit orders in the last hour.
+INSERT INTO orders (token, idempotency_key, request_hash, name, email, notes, currency,
                     subtotal_minor, tax_rate_bp, tax_minor, total_minor)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+SELECT @token, @idempotency_key, @request_hash, @name, @email, @notes, @currency,
+       @subtotal_minor, @tax_rate_bp, @tax_minor, @total_minor
+WHERE (SELECT count(*) FROM orders
+       WHERE lower(email) = lower(@email) AND created_at > now() - interval '1 hour') < @email_limit::bigint
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING *;
 
