@@ -45,6 +45,7 @@ type App struct {
 	Cache    *cache.Cache
 	Blob     *blob.Store
 	Hub      *live.Hub
+	Fanout   *live.Fanout
 	Queue    *jobs.Queue
 	Metrics  *metrics.Metrics
 	Sessions *auth.Sessions
@@ -140,9 +141,12 @@ func (a *App) assemble(o Options) error {
 		Delivered: func(n int) { a.Metrics.LiveDelivered.Add(float64(n)) },
 		Dropped:   a.Metrics.LiveDropped.Inc,
 	})
+	orderStreams := a.Metrics.Streams.WithLabelValues("order")
+	a.Fanout = live.NewFanout(a.Hub, live.FanoutOptions{Open: func(d int) { orderStreams.Add(float64(d)) }})
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	a.stopHub = stopHub
 	go a.Hub.Run(hubCtx)
+	go a.Fanout.Run(hubCtx)
 
 	a.mailer, err = mail.NewSender(mail.Config{
 		Addr:     a.Config.SMTPAddr,

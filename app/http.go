@@ -63,7 +63,9 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 		}),
 	)
 
-	metricsHandler := promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})
+	// The gzip middleware compresses /metrics like any other page; the
+	// handler's own compression would wrap it twice.
+	metricsHandler := promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{DisableCompression: true})
 	e.GET("/metrics", echo.WrapHandler(metricsHandler), peerIn(cfg.MetricsPrefixes()))
 	files := static.Handler()
 	e.GET(static.Prefix+"*", func(c echo.Context) error {
@@ -98,6 +100,7 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 		ResetLinkLifetime: cfg.ResetLinkLifetime,
 		Blob:              a.Blob,
 		Hub:               a.Hub,
+		Fanout:            a.Fanout,
 		StreamLimit:       cfg.LiveStreamLimit,
 		Queue:             a.Queue,
 		TaxRateBP:         cfg.TaxRateBP(),

@@ -32,6 +32,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 	a.Logger.Info("shutting down", "timeout", a.Config.ShutdownTimeout.String())
 	close(a.stopping) // live streams end now; Shutdown waits for handlers
+	fanoutDone := make(chan struct{})
+	go func() { a.Fanout.Shutdown(); close(fanoutDone) }() // streams taken over from the server
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 
@@ -39,6 +41,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { httpDone <- srv.Shutdown(sctx) }()
 	workErr := a.stopWorkers()
 	httpErr := <-httpDone
+	<-fanoutDone
 	if errors.Is(httpErr, context.DeadlineExceeded) {
 		httpErr = fmt.Errorf("requests still running after %s were cut off", a.Config.ShutdownTimeout)
 		_ = srv.Close()

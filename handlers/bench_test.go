@@ -1,15 +1,20 @@
 package handlers_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +27,8 @@ import (
 
 	"keel/app"
 	"keel/auth"
+	"keel/jobs"
+	"keel/live"
 	"keel/store"
 	"keel/testenv"
 )
@@ -255,12 +262,7 @@ func BenchmarkOrderPost(b *testing.B) {
 // ends.
 func startWorker(b *testing.B, env ...string) {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "keel")
-	build := exec.Command("go", "build", "-o", bin, "keel")
-	out, err := build.CombinedOutput()
-	require.NoError(b, err, "build keel: %s", out)
-
-	worker := exec.Command(bin, "worker")
+	worker := exec.Command(buildKeel(b), "worker")
 	worker.Env = testenv.Environ(env...)
 	worker.Stdout, worker.Stderr = os.Stderr, os.Stderr
 	require.NoError(b, worker.Start())
@@ -370,4 +372,268 @@ func benchOrders(b *testing.B, a *app.App) {
 	b.ReportMetric(percentile(orderTimes, 0.99)/percentile(trivialTimes, 0.99), "p99-ratio")
 	b.ReportMetric(percentile(emailed, 0.5), "emailed-p50-ms")
 	b.ReportMetric(percentile(emailed, 0.95), "emailed-p95-ms")
+}
+
+// BenchmarkStreamsHeld holds 1,000 and then 10,000 order-page streams
+// open on one `keel serve` process, as browsers' EventSource opens them
+// (served by live.Fanout), and reports from the server's own metrics the
+// memory (Go heap and stacks, and resident set) and goroutines each
+// costs, and the fan-out latency: from an event's commit to its arrival
+// at every client, p50 and p99 over five events. The baseline, in the
+// same run, is 1,000 streams served the ordinary way, a goroutine and
+// net/http's buffers each (what a client without the EventSource Accept
+// header gets).
+func BenchmarkStreamsHeld(b *testing.B) {
+	dbURL, pool := testenv.Database(b)
+	// A server process for each kind of stream, so neither measures the
+	// other's leftovers.
+	serve := func() string {
+		addr := freeLoopbackAddr(b)
+		startServer(b, "KEEL_DATABASE_URL="+dbURL, "KEEL_ADDR="+addr, "KEEL_WORKERS=false",
+			"KEEL_LIVE_STREAM_LIMIT=20000", "KEEL_LOG_LEVEL=error")
+		return "http://" + addr
+	}
+	ctx := context.Background()
+	inserter, err := jobs.NewInserter(pool, slog.New(slog.DiscardHandler))
+	require.NoError(b, err)
+	s := store.New(pool, jobs.NewQueue(inserter)).WithSignal(live.Signal(testenv.Redis(b), slog.New(slog.DiscardHandler)))
+	p, err := s.ProductCreate(ctx, store.Actor{}, store.ProductInput{
+		SKU: "STREAM-1", Name: "Streamed", PriceMinor: 100, Currency: "EUR", Active: true,
+	})
+	require.NoError(b, err)
+	newOrder := func() store.Order {
+		o, _, err := s.OrderCreate(ctx, store.OrderRequest{
+			IdempotencyKey: auth.RandomToken(), Token: auth.RandomToken(), Name: "Many Watchers", Email: "watch@example.com",
+			Items: []store.OrderItemRequest{{ProductID: p.ID, Quantity: 1, PriceSeen: 100, CurrencySeen: "EUR"}},
+		})
+		require.NoError(b, err)
+		return o
+	}
+
+	// hold opens streams on the server at base up to n (adding to
+	// clients), and reports what they cost over idle and how fast an
+	// event reaches all of them.
+	hold := func(label, base string, idle memory, clients *[]*streamClient, n int, o store.Order, eventSource bool) (memory, []time.Duration) {
+		for len(*clients) < n {
+			*clients = append(*clients, openStreamClient(b, base+"/orders/"+o.Token+"/events", eventSource))
+		}
+		for _, c := range *clients {
+			c.waitFirst(b)
+		}
+		held := serverMemory(b, base)
+		per := held.minus(idle, n)
+		b.ReportMetric(float64(per.bytes)/1024, "KiB/stream-"+label)
+		b.ReportMetric(float64(per.rss)/1024, "rss-KiB/stream-"+label)
+		b.ReportMetric(float64(held.goroutines-idle.goroutines)/float64(n), "goroutines/stream-"+label)
+
+		var took []time.Duration
+		for round := range 5 {
+			for _, c := range *clients {
+				c.expect()
+			}
+			start := time.Now()
+			require.NoError(b, s.EventAdd(ctx, store.Event{
+				Topic: store.OrderTopic(o.Token), Kind: store.EventOrderStatus,
+				Data: map[string]string{"status": store.OrderInvoiced, "number": fmt.Sprintf("2026-%06d", round+1)},
+			}))
+			for _, c := range *clients {
+				took = append(took, c.arrived(b).Sub(start))
+			}
+		}
+		b.ReportMetric(percentile(took, 0.5), "fanout-p50-ms-"+label)
+		b.ReportMetric(percentile(took, 0.99), "fanout-p99-ms-"+label)
+		return per, took
+	}
+	closeAll := func(clients []*streamClient) {
+		for _, c := range clients {
+			c.close()
+		}
+	}
+
+	plain := serve()
+	var baseline []*streamClient
+	ordinary, ordinaryTook := hold("ordinary-1000", plain, serverMemory(b, plain), &baseline, 1000, newOrder(), false)
+	closeAll(baseline)
+
+	fanout := serve()
+	var clients []*streamClient
+	defer func() { closeAll(clients) }()
+	o := newOrder()
+	idle := serverMemory(b, fanout)
+	held, took := hold("1000", fanout, idle, &clients, 1000, o, true)
+	b.ReportMetric(float64(ordinary.bytes)/float64(held.bytes), "memory-ratio-ordinary/fanout-1000")
+	b.ReportMetric(percentile(ordinaryTook, 0.99)/percentile(took, 0.99), "fanout-p99-ratio-ordinary/fanout-1000")
+	hold("10000", fanout, idle, &clients, 10000, o, true)
+}
+
+// memory is what a server process holds: heap and stacks in use, and
+// goroutines, as its /metrics reports them after a collection.
+type memory struct {
+	bytes      int64
+	rss        int64
+	goroutines int64
+}
+
+// minus is what each of n streams adds to idle.
+func (m memory) minus(idle memory, n int) memory {
+	return memory{
+		bytes:      (m.bytes - idle.bytes) / int64(n),
+		rss:        (m.rss - idle.rss) / int64(n),
+		goroutines: (m.goroutines - idle.goroutines) / int64(n),
+	}
+}
+
+func serverMemory(b *testing.B, base string) memory {
+	b.Helper()
+	// Two scrapes: the Go collector reads the heap as of the last GC,
+	// and a scrape's own garbage should not count.
+	var m memory
+	for range 2 {
+		runtime.Gosched()
+		resp, err := http.Get(base + "/metrics")
+		require.NoError(b, err)
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		require.NoError(b, err)
+		m = memory{
+			bytes:      metricValue(b, body, "go_memstats_heap_inuse_bytes") + metricValue(b, body, "go_memstats_stack_inuse_bytes"),
+			rss:        metricValue(b, body, "process_resident_memory_bytes"),
+			goroutines: metricValue(b, body, "go_goroutines"),
+		}
+	}
+	return m
+}
+
+func metricValue(b *testing.B, body []byte, name string) int64 {
+	b.Helper()
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(b, err)
+			return int64(f)
+		}
+	}
+	b.Fatalf("no %s in /metrics: %.300s", name, body)
+	return 0
+}
+
+// streamClient holds one stream open and notes when each status event
+// arrives.
+type streamClient struct {
+	cancel context.CancelFunc
+	first  chan struct{}
+	events chan time.Time
+}
+
+func openStreamClient(b testing.TB, target string, eventSource bool) *streamClient {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	require.NoError(b, err)
+	if eventSource {
+		req.Header.Set("Accept", "text/event-stream") // as EventSource sends it
+	}
+	resp, err := streamTransport.RoundTrip(req)
+	require.NoError(b, err)
+	require.Equal(b, http.StatusOK, resp.StatusCode)
+	c := &streamClient{cancel: cancel, first: make(chan struct{}), events: make(chan time.Time, 16)}
+	go func() {
+		defer func() { _ = resp.Body.Close() }()
+		r := bufio.NewReaderSize(resp.Body, 1024)
+		seen := 0
+		for {
+			line, err := r.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			if string(line) != "event: status\n" {
+				continue
+			}
+			if seen++; seen == 1 {
+				close(c.first)
+				continue
+			}
+			c.events <- time.Now()
+		}
+	}()
+	return c
+}
+
+// streamTransport opens a connection per stream, as browsers on many
+// machines would.
+var streamTransport = &http.Transport{DisableKeepAlives: true, MaxIdleConnsPerHost: -1}
+
+func (c *streamClient) waitFirst(b *testing.B) {
+	b.Helper()
+	select {
+	case <-c.first:
+	case <-time.After(time.Minute):
+		b.Fatal("a stream sent nothing within a minute")
+	}
+}
+
+// expect drops arrivals noted before the next event.
+func (c *streamClient) expect() {
+	for len(c.events) > 0 {
+		<-c.events
+	}
+}
+
+func (c *streamClient) arrived(b *testing.B) time.Time {
+	b.Helper()
+	select {
+	case at := <-c.events:
+		return at
+	case <-time.After(time.Minute):
+		b.Fatal("an event did not arrive within a minute")
+		return time.Time{}
+	}
+}
+
+func (c *streamClient) close() { c.cancel() }
+
+// startServer builds keel and runs `keel serve` until the benchmark
+// ends.
+func startServer(b *testing.B, env ...string) {
+	b.Helper()
+	srv := exec.Command(buildKeel(b), "serve")
+	srv.Env = testenv.Environ(env...)
+	srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
+	require.NoError(b, srv.Start())
+	b.Cleanup(func() {
+		_ = srv.Process.Signal(syscall.SIGTERM)
+		_ = srv.Wait()
+	})
+	addr := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "KEEL_ADDR="); ok {
+			addr = v
+		}
+	}
+	require.Eventually(b, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond)
+}
+
+// buildKeel builds the keel binary for a benchmark and returns its path.
+func buildKeel(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "keel")
+	out, err := exec.Command("go", "build", "-o", bin, "keel").CombinedOutput()
+	require.NoError(b, err, "build keel: %s", out)
+	return bin
+}
+
+func freeLoopbackAddr(b *testing.B) string {
+	b.Helper()
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	addr := ln.Addr().String()
+	require.NoError(b, ln.Close())
+	return addr
 }

@@ -56,6 +56,7 @@ type Deps struct {
 	// caps the streams one user, or one order's page, may hold open on
 	// it.
 	Hub         *live.Hub
+	Fanout      *live.Fanout
 	StreamLimit int
 	Queue       *jobs.Queue
 	// TaxRateBP is the VAT on orders, in basis points.

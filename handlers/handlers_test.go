@@ -1,8 +1,10 @@
 package handlers_test
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -165,6 +167,18 @@ func TestMetrics(t *testing.T) {
 	} {
 		require.Contains(t, body, want)
 	}
+
+	// A scraper that accepts gzip gets it compressed once.
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.RemoteAddr = "127.0.0.1:9999"
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := testenv.Do(a, req)
+	require.Equal(t, "gzip", rec.Header().Get("Content-Encoding"))
+	zr, err := gzip.NewReader(rec.Body)
+	require.NoError(t, err)
+	plain, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	require.Contains(t, string(plain), "keel_http_requests_in_flight")
 }
 
 // /metrics answers only its allowed peers, whatever a request claims.

@@ -19,18 +19,9 @@ import (
 	"keel/views"
 )
 
-// Live stream timing. Heartbeats go out well inside common proxy idle
-// timeouts (60 s); a stream ends after streamLifetime and the browser
-// reconnects, which bounds what one connection can hold.
-const (
-	heartbeatEvery = 15 * time.Second
-	writeDeadline  = 10 * time.Second
-	streamLifetime = 10 * time.Minute
-	retryAfterMs   = 3000
-	// replayLimit bounds what a reconnecting stream is sent of what it
-	// missed; past it the page is told to read afresh.
-	replayLimit = 500
-)
+// replayLimit bounds what a reconnecting stream is sent of what it
+// missed; past it the page is told to read afresh.
+const replayLimit = 500
 
 // orderEvents streams an order's status to its page as Server-Sent
 // Events: the current status at once, then each step as the order's
@@ -39,8 +30,15 @@ const (
 func (h *Handlers) orderEvents(c echo.Context) error {
 	ctx := c.Request().Context()
 	token := c.Param("token")
-	if _, err := h.Store.OrderGetByToken(ctx, token); err != nil {
+	o, err := h.Store.OrderGetByToken(ctx, token)
+	if err != nil {
 		return err // no stream for an order that does not exist
+	}
+	if h.orderStatusView(o).Step < views.OrderStepsDone && h.Fanout != nil &&
+		c.Request().ProtoMajor == 1 && c.Request().Header.Get("Accept") == "text/event-stream" {
+		if err := h.orderFanout(c, o); !errors.Is(err, errNoFanout) {
+			return err
+		}
 	}
 	sub, err := h.subscribe(ctx, "order:"+token, store.OrderTopic(token))
 	if err != nil {
@@ -49,8 +47,7 @@ func (h *Handlers) orderEvents(c echo.Context) error {
 	defer sub.Close()
 	// Read after subscribing: a step recorded before the subscription
 	// began is in the table by now, and later ones come through sub.
-	o, err := h.Store.OrderGetByToken(ctx, token)
-	if err != nil {
+	if o, err = h.Store.OrderGetByToken(ctx, token); err != nil {
 		return err
 	}
 
@@ -76,6 +73,67 @@ func (h *Handlers) orderEvents(c echo.Context) error {
 		return send(h.statusView(token, e.Data["status"], e.Data["number"], o.Email))
 	})
 }
+
+// orderFanout serves an order's stream from the Fanout: after the
+// response head and the current status, the connection is taken over
+// from net/http and needs no goroutine or HTTP buffers of its own (see
+// live.Fanout). It returns errNoFanout, having written nothing, when
+// the connection cannot be taken over; the caller then serves the
+// stream itself.
+func (h *Handlers) orderFanout(c echo.Context, o store.Order) error {
+	ctx := c.Request().Context()
+	email := o.Email
+	render := func(e store.Event) ([]byte, bool) {
+		v := h.statusView(o.Token, e.Data["status"], e.Data["number"], email)
+		var b bytes.Buffer
+		_ = views.OrderStatus(v).Render(context.Background(), &b)
+		data := sseEvent("status", 0, b.String())
+		if v.Step == views.OrderStepsDone {
+			data += sseEvent("done", 0, "")
+		}
+		return []byte(data), v.Step == views.OrderStepsDone
+	}
+	st, err := h.Fanout.Attach(ctx, store.OrderTopic(o.Token), h.StreamLimit, render)
+	switch {
+	case errors.Is(err, live.ErrLimit):
+		return &Error{Status: http.StatusTooManyRequests, Code: "too_many_streams",
+			Message: "Too many live pages are open; close some and reload this one.", Err: err}
+	case err != nil:
+		return fmt.Errorf("%w: %w", errNoFanout, err)
+	}
+	// Read after attaching: later steps come through the stream.
+	if o, err = h.Store.OrderGetByToken(ctx, o.Token); err != nil {
+		st.Cancel()
+		return err
+	}
+	var b bytes.Buffer
+	if err := views.OrderStatus(h.orderStatusView(o)).Render(ctx, &b); err != nil {
+		st.Cancel()
+		return err
+	}
+
+	conn, _, err := http.NewResponseController(c.Response().Writer).Hijack()
+	if err != nil {
+		st.Cancel()
+		return fmt.Errorf("%w: %w", errNoFanout, err)
+	}
+	hd := c.Response().Header().Clone()
+	hd.Set(echo.HeaderContentType, "text/event-stream")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no")
+	hd.Set("Connection", "close") // the body ends when the connection does
+	hd.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = hd.Write(&head)
+	head.WriteString("\r\n")
+	head.WriteString(sseEvent("status", 0, b.String()))
+	st.Start(conn, head.Bytes())
+	return nil
+}
+
+// errNoFanout means a stream cannot be served by the Fanout.
+var errNoFanout = errors.New("stream not taken over")
 
 // staffEvents is the portal's live stream: the person's notifications
 // as they happen (a list item, a toast and the unread count), and a
@@ -212,7 +270,7 @@ func (h *Handlers) newStream(c echo.Context, kind string) *stream {
 }
 
 func (s *stream) write(text string) error {
-	if err := s.rc.SetWriteDeadline(time.Now().Add(writeDeadline)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	if err := s.rc.SetWriteDeadline(time.Now().Add(live.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
 	if _, err := fmt.Fprint(s.c.Response(), text); err != nil {
@@ -226,6 +284,12 @@ func (s *stream) write(text string) error {
 // An id above 0 becomes the event's id, which the browser sends back as
 // Last-Event-ID when it reconnects.
 func (s *stream) event(name string, id int64, data string) error {
+	return s.write(sseEvent(name, id, data))
+}
+
+// sseEvent formats one named event; each line of data gets its own
+// field.
+func sseEvent(name string, id int64, data string) string {
 	var b strings.Builder
 	if id > 0 {
 		b.WriteString("id: " + strconv.FormatInt(id, 10) + "\n")
@@ -235,7 +299,7 @@ func (s *stream) event(name string, id int64, data string) error {
 		b.WriteString("data: " + line + "\n")
 	}
 	b.WriteString("\n")
-	return s.write(b.String())
+	return b.String()
 }
 
 // render writes a component as one event.
@@ -254,13 +318,13 @@ func (s *stream) render(name string, id int64, component templ.Component) error 
 // when to reconnect.
 func (s *stream) loop(sub *live.Subscription, check func() bool, send func(store.Event) error) error {
 	ctx := s.c.Request().Context()
-	heartbeat := time.NewTicker(heartbeatEvery)
+	heartbeat := time.NewTicker(live.HeartbeatEvery)
 	defer heartbeat.Stop()
-	lifetime := time.NewTimer(streamLifetime)
+	lifetime := time.NewTimer(live.StreamLifetime)
 	defer lifetime.Stop()
 
 	retry := func() error {
-		_ = s.write(fmt.Sprintf("retry: %d\n\n", retryAfterMs))
+		_ = s.write(live.Retry)
 		return nil
 	}
 	for {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -273,6 +274,69 @@ func TestOrderEvents(t *testing.T) {
 
 	second := <-events
 	require.Contains(t, second.data, "Download invoice")
+}
+
+// A browser's EventSource (Accept: text/event-stream) is served by the
+// Fanout: the same events, no goroutine of its own, and the stream ends
+// once the order is done. The server's shutdown tells it when to come
+// back.
+func TestOrderEventsFanout(t *testing.T) {
+	t.Parallel()
+	a := testenv.NewApp(t, app.Options{Conn: testenv.Pool(t)})
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	serveCtx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(serveCtx, ln) }()
+	base := "http://" + ln.Addr().String()
+	p := newProduct(t, a, "Fanned Product", 10000)
+
+	open := func(loc string) <-chan sseEvent {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+loc+"/events", nil)
+		require.NoError(t, err)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = resp.Body.Close() })
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+		require.Equal(t, "no", resp.Header.Get("X-Accel-Buffering"))
+		require.NotEmpty(t, resp.Header.Get("Content-Security-Policy"), "the middleware's headers are kept")
+		return readEvents(bufio.NewReader(resp.Body))
+	}
+	place := func() (string, store.Order) {
+		rec := postForm(t, a, "/orders", orderForm(auth.RandomToken(), p))
+		loc := rec.Header().Get("Location")
+		o, err := a.Store.OrderGetByToken(context.Background(), strings.TrimPrefix(loc, "/orders/"))
+		require.NoError(t, err)
+		return loc, o
+	}
+
+	loc, o := place()
+	events := open(loc)
+	require.Contains(t, (<-events).data, "Order received")
+	require.Equal(t, 1, a.Fanout.Len())
+
+	ctx := context.Background()
+	_, err = a.Store.OrderNumber(ctx, o.ID)
+	require.NoError(t, err)
+	_, err = a.Store.OrderMarkInvoiced(ctx, o.ID, "invoices/test.pdf")
+	require.NoError(t, err)
+	require.Contains(t, (<-events).data, "Download invoice")
+	_, err = a.Store.OrderMarkEmailed(ctx, o.ID)
+	require.NoError(t, err)
+	require.Contains(t, (<-events).data, "Confirmation sent")
+	require.Equal(t, "done", (<-events).name)
+	_, open2 := <-events
+	require.False(t, open2, "the stream ends with the order")
+	require.Eventually(t, func() bool { return a.Fanout.Len() == 0 }, 5*time.Second, 10*time.Millisecond)
+
+	loc, _ = place()
+	events = open(loc)
+	<-events
+	stop()
+	require.Equal(t, sseEvent{name: "retry", data: "3000"}, <-events)
+	require.NoError(t, <-served)
 }
 
 // Staff see orders by permission; resend and regenerate are audited.
