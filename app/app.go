@@ -59,6 +59,7 @@ type App struct {
 	mailer   *mail.Sender
 	inserter *river.Client[pgx.Tx]
 	stopHub  context.CancelFunc
+	signaler *live.Signaler
 	worker   *river.Client[pgx.Tx] // nil unless this process works jobs
 }
 
@@ -126,7 +127,8 @@ func (a *App) assemble(o Options) error {
 		Prefix:      o.CachePrefix,
 	})
 	a.Queue = jobs.NewQueue(a.inserter)
-	a.Store = store.New(conn, a.Queue).WithCache(a.Cache).WithSignal(live.Signal(a.Redis, a.Logger))
+	a.signaler = live.NewSignaler(a.Redis, a.Logger)
+	a.Store = store.New(conn, a.Queue).WithCache(a.Cache).WithSignal(a.signaler.Signal)
 	a.Blob = blob.New(blob.Config{
 		Endpoint:  a.Config.S3Endpoint,
 		Region:    a.Config.S3Region,
@@ -198,6 +200,9 @@ func (a *App) assemble(o Options) error {
 func (a *App) Close() {
 	if a.stopHub != nil {
 		a.stopHub()
+	}
+	if a.signaler != nil {
+		a.signaler.Wait()
 	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()

@@ -12,7 +12,8 @@ import (
 
 const eventInsert = `-- name: EventInsert :one
 INSERT INTO events (topic, kind, permission, user_id, data)
-VALUES ($1, $2, $3, $4, $5)
+SELECT $1, $2, $3, $4, $5
+FROM (SELECT pg_advisory_xact_lock($6::bigint)) AS locked
 RETURNING id, topic, kind, permission, user_id, data, created_at
 `
 
@@ -22,8 +23,11 @@ type EventInsertParams struct {
 	Permission string
 	UserID     *int64
 	Data       []byte
+	LockKey    int64
 }
 
+// Takes the events lock (held until commit) before the row gets its
+// id, so ids follow commit order: the FROM row is made first.
 func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) (Event, error) {
 	row := q.db.QueryRow(ctx, eventInsert,
 		arg.Topic,
@@ -31,6 +35,7 @@ func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) (Event
 		arg.Permission,
 		arg.UserID,
 		arg.Data,
+		arg.LockKey,
 	)
 	var i Event
 	err := row.Scan(
@@ -91,17 +96,6 @@ func (q *Queries) EventListAfter(ctx context.Context, arg EventListAfterParams) 
 		return nil, err
 	}
 	return items, nil
-}
-
-const eventLock = `-- name: EventLock :exec
-SELECT pg_advisory_xact_lock($1::bigint)
-`
-
-// Taken by every writer of events until its commit: ids then follow
-// commit order.
-func (q *Queries) EventLock(ctx context.Context, lockKey int64) error {
-	_, err := q.db.Exec(ctx, eventLock, lockKey)
-	return err
 }
 
 const eventPrune = `-- name: EventPrune :execrows

@@ -32,17 +32,35 @@ import (
 // channel is the Redis channel that wakes every hub.
 const channel = "live:events"
 
-// Signal wakes every server's hub: events were committed. It is what
-// store.WithSignal is given. A failed signal is only logged: hubs poll.
-func Signal(rdb *redis.Client, logger *slog.Logger) func(context.Context) {
-	return func(ctx context.Context) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		if err := rdb.Publish(ctx, channel, "").Err(); err != nil {
-			logger.WarnContext(ctx, "live signal not sent; hubs will poll", "error", err)
-		}
-	}
+// Signaler wakes every server's hub when events were committed; its
+// Signal is what store.WithSignal is given. A signal does not wait for
+// Redis, so neither does the request that sent it; a failed one is only
+// logged, as hubs poll.
+type Signaler struct {
+	rdb    *redis.Client
+	logger *slog.Logger
+	wg     sync.WaitGroup
 }
+
+// NewSignaler returns a Signaler publishing through rdb.
+func NewSignaler(rdb *redis.Client, logger *slog.Logger) *Signaler {
+	return &Signaler{rdb: rdb, logger: logger}
+}
+
+// Signal publishes a wake-up in the background.
+func (s *Signaler) Signal(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	s.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if err := s.rdb.Publish(ctx, channel, "").Err(); err != nil {
+			s.logger.WarnContext(ctx, "live signal not sent; hubs will poll", "error", err)
+		}
+	})
+}
+
+// Wait waits for the signals sent so far; call it before closing Redis.
+func (s *Signaler) Wait() { s.wg.Wait() }
 
 // Source is where the hub reads events: the store.
 type Source interface {

@@ -31,7 +31,7 @@ func newHub(t *testing.T, o live.Options) (*live.Hub, *store.Store) {
 	probe, err := h.Subscribe(context.Background(), "probe", 0, "probe")
 	require.NoError(t, err, "the hub is ready")
 	probe.Close()
-	return h, s.WithSignal(live.Signal(rdb, slog.New(slog.DiscardHandler)))
+	return h, s.WithSignal(live.NewSignaler(rdb, slog.New(slog.DiscardHandler)).Signal)
 }
 
 func add(t *testing.T, s *store.Store, topic, n string) {

@@ -73,9 +73,6 @@ const eventLockKey = 0x6b65656c_0001 // "keel", 1
 // addEvent records e inside the caller's transaction. Call it last in
 // the transaction.
 func addEvent(ctx context.Context, q *db.Queries, e Event) error {
-	if err := q.EventLock(ctx, eventLockKey); err != nil {
-		return fmt.Errorf("lock events: %w", err)
-	}
 	data, err := json.Marshal(e.Data)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
@@ -85,6 +82,7 @@ func addEvent(ctx context.Context, q *db.Queries, e Event) error {
 	}
 	_, err = q.EventInsert(ctx, db.EventInsertParams{
 		Topic: e.Topic, Kind: e.Kind, Permission: e.Permission, UserID: e.UserID, Data: data,
+		LockKey: eventLockKey,
 	})
 	if err != nil {
 		return fmt.Errorf("insert event: %w", err)

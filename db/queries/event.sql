@@ -1,11 +1,9 @@
--- name: EventLock :exec
--- Taken by every writer of events until its commit: ids then follow
--- commit order.
-SELECT pg_advisory_xact_lock(@lock_key::bigint);
-
 -- name: EventInsert :one
+-- Takes the events lock (held until commit) before the row gets its
+-- id, so ids follow commit order: the FROM row is made first.
 INSERT INTO events (topic, kind, permission, user_id, data)
-VALUES (@topic, @kind, @permission, sqlc.narg('user_id'), @data)
+SELECT @topic, @kind, @permission, sqlc.narg('user_id'), @data
+FROM (SELECT pg_advisory_xact_lock(@lock_key::bigint)) AS locked
 RETURNING *;
 
 -- name: EventListAfter :many
