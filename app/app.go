@@ -28,6 +28,7 @@ import (
 	"keel/jobs"
 	"keel/live"
 	"keel/mail"
+	"keel/markdown"
 	"keel/metrics"
 	"keel/ratelimit"
 	"keel/store"
@@ -45,6 +46,7 @@ type App struct {
 	Cache    *cache.Cache
 	Blob     *blob.Store
 	Hub      *live.Hub
+	Markdown *markdown.Renderer
 	Fanout   *live.Fanout
 	Queue    *jobs.Queue
 	Metrics  *metrics.Metrics
@@ -128,7 +130,8 @@ func (a *App) assemble(o Options) error {
 	})
 	a.Queue = jobs.NewQueue(a.inserter)
 	a.signaler = live.NewSignaler(a.Redis, a.Logger)
-	a.Store = store.New(conn, a.Queue).WithCache(a.Cache).WithSignal(a.signaler.Signal)
+	a.Markdown = markdown.New(a.Config.MediaBase())
+	a.Store = store.New(conn, a.Queue).WithCache(a.Cache).WithSignal(a.signaler.Signal).WithMarkdown(a.Markdown)
 	a.Blob = blob.New(blob.Config{
 		Endpoint:  a.Config.S3Endpoint,
 		Region:    a.Config.S3Region,
@@ -164,7 +167,7 @@ func (a *App) assemble(o Options) error {
 	}
 
 	if o.Workers {
-		deps := jobs.Deps{Store: a.Store, Mailer: a.mailer, Orders: a.orderDeps()}
+		deps := jobs.Deps{Store: a.Store, Mailer: a.mailer, Orders: a.orderDeps(), Blobs: a.Blob}
 		opts := jobs.Options{Logger: a.Logger, Workers: a.Config.WorkerCount, RescueAfter: a.Config.JobRescueAfter}
 		if a.worker, err = jobs.NewClient(a.Pool, deps, opts); err != nil {
 			return err

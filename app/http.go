@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -26,10 +27,28 @@ import (
 )
 
 // contentSecurityPolicy allows scripts and styles from Keel's own origin
-// only: no inline script, no eval, and no framing by other sites.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
-	"base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+// only: no inline script, no eval, and no framing by other sites. Images
+// may also come from the media library's address, and the browser may
+// upload to object storage, where uploads go straight.
+func contentSecurityPolicy(cfg config.Config) string {
+	storage := "https://*.amazonaws.com"
+	if cfg.S3Endpoint != "" {
+		storage = origin(cfg.S3Endpoint)
+	}
+	media := origin(cfg.MediaBase())
+	return "default-src 'self'; script-src 'self'; style-src 'self'; " +
+		"img-src 'self' data: " + media + " " + storage + "; connect-src 'self' " + storage + "; " +
+		"font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+}
+
+// origin is the scheme and host of an address.
+func origin(address string) string {
+	u, err := url.Parse(address)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
 
 func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Echo {
 	cfg := a.Config
@@ -45,7 +64,7 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 		requestID(trusted),
 		requestLogger(a.Logger),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: true}),
-		securityHeaders(cfg.Production()),
+		securityHeaders(cfg.Production(), contentSecurityPolicy(cfg)),
 		middleware.BodyLimit(cfg.BodyLimit),
 		parseForm,
 		csrf(cfg.Production()),
@@ -100,6 +119,8 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 		ResetLinkLifetime: cfg.ResetLinkLifetime,
 		Blob:              a.Blob,
 		Hub:               a.Hub,
+		Markdown:          a.Markdown,
+		MediaMaxBytes:     cfg.MediaMaxBytes(),
 		Fanout:            a.Fanout,
 		StreamLimit:       cfg.LiveStreamLimit,
 		Queue:             a.Queue,
@@ -311,7 +332,7 @@ func csrf(production bool) echo.MiddlewareFunc {
 
 // securityHeaders sets the headers every response carries. HSTS is sent
 // only in production, where Keel is served over https.
-func securityHeaders(production bool) echo.MiddlewareFunc {
+func securityHeaders(production bool, csp string) echo.MiddlewareFunc {
 	hsts := 0
 	if production {
 		hsts = 63072000
@@ -320,7 +341,7 @@ func securityHeaders(production bool) echo.MiddlewareFunc {
 		ContentTypeNosniff:    "nosniff",
 		XFrameOptions:         "DENY",
 		HSTSMaxAge:            hsts,
-		ContentSecurityPolicy: contentSecurityPolicy,
+		ContentSecurityPolicy: csp,
 		ReferrerPolicy:        "strict-origin-when-cross-origin",
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -149,4 +150,75 @@ func (s *Store) DownloadURL(ctx context.Context, key, filename string, ttl time.
 		return "", fmt.Errorf("presign %s: %w", key, err)
 	}
 	return req.URL, nil
+}
+
+// ViewURL returns a signed URL that shows key in the browser for the
+// next ttl.
+func (s *Store) ViewURL(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key},
+		s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("presign %s: %w", key, err)
+	}
+	return req.URL, nil
+}
+
+// Upload is a signed request a browser sends to store one file.
+type Upload struct {
+	URL     string
+	Method  string
+	Headers map[string]string
+}
+
+// UploadURL returns a signed PUT for key that works for the next ttl,
+// and only with exactly this content type and length: both are part of
+// the signature, so the browser cannot send another kind or size of
+// file, nor put it under another key.
+func (s *Store) UploadURL(ctx context.Context, key, contentType string, size int64, ttl time.Duration) (Upload, error) {
+	req, err := s.presign.PresignPutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &s.bucket,
+		Key:           &key,
+		ContentType:   &contentType,
+		ContentLength: &size,
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return Upload{}, fmt.Errorf("presign upload %s: %w", key, err)
+	}
+	headers := map[string]string{}
+	for name, values := range req.SignedHeader {
+		// The browser sets Host and Content-Length itself.
+		if name == "Host" || name == "Content-Length" || len(values) == 0 {
+			continue
+		}
+		headers[name] = values[0]
+	}
+	return Upload{URL: req.URL, Method: req.Method, Headers: headers}, nil
+}
+
+// ReadStart returns the first n bytes of the object at key (fewer if it
+// is shorter), or ErrNoObject.
+func (s *Store) ReadStart(ctx context.Context, key string, n int) ([]byte, error) {
+	rng := fmt.Sprintf("bytes=0-%d", n-1)
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key, Range: &rng})
+	if err != nil {
+		var noKey *types.NoSuchKey
+		if errors.As(err, &noKey) {
+			return nil, ErrNoObject
+		}
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer func() { _ = out.Body.Close() }()
+	b, err := io.ReadAll(io.LimitReader(out.Body, int64(n)))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// Delete removes the object at key; a missing object is no error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key}); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
 }

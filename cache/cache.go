@@ -147,6 +147,42 @@ func Get[T any](ctx context.Context, c *Cache, key Key, ttl time.Duration, load 
 	return v.(T), nil
 }
 
+// Version returns the version of a family of keys, for values that one
+// write makes stale together (every page of a list, say): put it in
+// their keys, and Bump it after such a write; the old keys then expire
+// unread. ok is false when Redis cannot say; then do not cache.
+func (c *Cache) Version(ctx context.Context, family string) (int64, bool) {
+	if c.open() {
+		return 0, false
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	v, err := c.rdb.Get(rctx, c.versionKey(family)).Int64()
+	switch {
+	case errors.Is(err, redis.Nil):
+		c.ok()
+		return 0, true
+	case err != nil:
+		c.fail(ctx, "version", Key{Family: family}, err)
+		return 0, false
+	}
+	c.ok()
+	return v, true
+}
+
+// Bump makes every key of the family's current version stale. Call it
+// after the write commits. A failure is logged; the keys then expire
+// with their TTL.
+func (c *Cache) Bump(ctx context.Context, family string) {
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	defer cancel()
+	if err := c.rdb.Incr(bctx, c.versionKey(family)).Err(); err != nil {
+		c.fail(ctx, "bump", Key{Family: family}, err)
+	}
+}
+
+func (c *Cache) versionKey(family string) string { return c.opts.Prefix + "cache:version:" + family }
+
 // read returns the stored bytes at key; ok is false on a miss or an
 // error, which is logged and counted.
 func (c *Cache) read(ctx context.Context, key Key) ([]byte, bool) {

@@ -84,6 +84,9 @@ type Config struct {
 	// away, when the per-IP limit lets orders through.
 	OrderEmailLimit int `env:"KEEL_ORDER_EMAIL_LIMIT" envDefault:"5" help:"orders one email address may receive per hour"`
 
+	MediaBaseURL string `env:"KEEL_MEDIA_BASE_URL" help:"public address of uploaded media (a CDN in front of the bucket); empty: served through Keel at /files/"`
+	MediaLimit   string `env:"KEEL_MEDIA_LIMIT" envDefault:"10MB" help:"largest file editors may upload"`
+
 	LiveStreamLimit int `env:"KEEL_LIVE_STREAM_LIMIT" envDefault:"10" help:"live streams one staff member, or one order's page, may hold open on one server"`
 }
 
@@ -118,6 +121,21 @@ func (c Config) Production() bool { return c.Env == EnvProduction }
 // TrustedPrefixes returns the parsed trusted proxy ranges. Load has
 // already checked that every entry parses.
 func (c Config) TrustedPrefixes() []netip.Prefix { return mustPrefixes(c.TrustedProxies) }
+
+// MediaBase returns the public address uploaded media are under,
+// ending in "/".
+func (c Config) MediaBase() string {
+	if c.MediaBaseURL == "" {
+		return strings.TrimSuffix(c.BaseURL, "/") + "/files/"
+	}
+	return strings.TrimSuffix(c.MediaBaseURL, "/") + "/"
+}
+
+// MediaMaxBytes returns KEEL_MEDIA_LIMIT in bytes.
+func (c Config) MediaMaxBytes() int64 {
+	n, _ := ByteSize(c.MediaLimit) // checked at load
+	return n
+}
 
 // MetricsPrefixes returns the ranges allowed to read /metrics.
 func (c Config) MetricsPrefixes() []netip.Prefix { return mustPrefixes(c.MetricsAllow) }
@@ -177,6 +195,8 @@ func (c Config) validate() error {
 		{"KEEL_ORDER_LIMIT", between(c.OrderLimit, 1, 1_000_000)},
 		{"KEEL_ORDER_EMAIL_LIMIT", between(c.OrderEmailLimit, 1, 1_000_000)},
 		{"KEEL_LIVE_STREAM_LIMIT", between(c.LiveStreamLimit, 1, 1_000_000)},
+		{"KEEL_MEDIA_LIMIT", byteSize(c.MediaLimit)},
+		{"KEEL_MEDIA_BASE_URL", optional(c.MediaBaseURL, httpURL)},
 		{"KEEL_CONTACT_PERIOD", positive(c.ContactPeriod)},
 	}
 	for _, ch := range checks {

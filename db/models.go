@@ -87,6 +87,18 @@ type LeadNote struct {
 	CreatedAt time.Time
 }
 
+type Medium struct {
+	ID          int64
+	Key         string
+	Filename    string
+	ContentType string
+	SizeBytes   int64
+	Status      string
+	UploadedBy  *int64
+	CreatedAt   time.Time
+	ConfirmedAt *time.Time
+}
+
 type NotificationRead struct {
 	UserID  int64
 	EventID int64
@@ -133,6 +145,47 @@ type PasswordReset struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    *time.Time
+}
+
+type Post struct {
+	ID         int64
+	Slug       string
+	Title      string
+	Excerpt    string
+	BodyMd     string
+	BodyHtml   string
+	CoverID    *int64
+	AuthorID   int64
+	Status     string
+	PublishAt  *time.Time
+	PublishJob *int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+type PostMedium struct {
+	PostID  int64
+	MediaID int64
+}
+
+type PostRevision struct {
+	ID        int64
+	PostID    int64
+	Title     string
+	Excerpt   string
+	BodyMd    string
+	SavedBy   *int64
+	CreatedAt time.Time
+}
+
+type PostSlug struct {
+	Slug   string
+	PostID int64
+}
+
+type PostTag struct {
+	PostID int64
+	Tag    string
 }
 
 type Product struct {

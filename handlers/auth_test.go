@@ -63,6 +63,10 @@ func TestRoleRouteMatrix(t *testing.T) {
 		Email: "matrix@example.com", Items: []store.OrderItemRequest{{ProductID: p.ID, Quantity: 1, PriceSeen: 1000, CurrencySeen: "EUR"}},
 	})
 	require.NoError(t, err)
+	post, err := a.Store.PostCreate(context.Background(), store.Actor{ID: target.ID}, store.PostInput{
+		Title: "Matrix Post", Slug: testenv.Unique("matrix-post"), BodyMD: "Text.",
+	})
+	require.NoError(t, err)
 	clients := map[auth.Role]*testenv.Client{}
 	for _, r := range auth.Roles {
 		clients[r], _ = signedIn(t, a, r)
@@ -82,6 +86,8 @@ func TestRoleRouteMatrix(t *testing.T) {
 			id = order.ID
 		case strings.HasPrefix(r.Path, "/admin/products"):
 			id = p.ID
+		case strings.HasPrefix(r.Path, "/admin/posts"):
+			id = post.ID
 		}
 		// A role let through reaches the handler: the page, or for the
 		// invoice of an order not yet worked, its "not ready" answer.

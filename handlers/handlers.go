@@ -15,6 +15,7 @@ import (
 	"keel/blob"
 	"keel/jobs"
 	"keel/live"
+	"keel/markdown"
 	"keel/metrics"
 	"keel/ratelimit"
 	"keel/store"
@@ -55,10 +56,14 @@ type Deps struct {
 	// Hub delivers live events to this server's streams; StreamLimit
 	// caps the streams one user, or one order's page, may hold open on
 	// it.
-	Hub         *live.Hub
-	Fanout      *live.Fanout
-	StreamLimit int
-	Queue       *jobs.Queue
+	// Markdown renders posts and knows the media library's address;
+	// MediaMaxBytes is the largest upload.
+	Markdown      *markdown.Renderer
+	MediaMaxBytes int64
+	Hub           *live.Hub
+	Fanout        *live.Fanout
+	StreamLimit   int
+	Queue         *jobs.Queue
 	// TaxRateBP is the VAT on orders, in basis points.
 	TaxRateBP int32
 	// OrderEmailLimit is how many orders one address may receive an
@@ -99,6 +104,12 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 	e.GET("/orders/:token", h.orderShow).Name = "order.show"
 	e.GET("/orders/:token/events", h.orderEvents).Name = "order.events"
 	e.GET("/orders/:token/invoice", h.orderInvoice).Name = "order.invoice"
+	e.GET("/blog", h.blogIndex).Name = "blog.index"
+	e.GET("/blog/feed.xml", h.blogFeed).Name = "blog.feed"
+	e.GET("/blog/tag/:tag", h.blogTag).Name = "blog.tag"
+	e.GET("/blog/:slug", h.blogPost).Name = "blog.post"
+	e.GET("/sitemap.xml", h.sitemap).Name = "sitemap"
+	e.GET("/files/*", h.mediaFile).Name = "media.file"
 	e.GET("/password/reset/:token", h.passwordResetEdit).Name = "password_reset.edit"
 	e.POST("/password/reset/:token", h.passwordResetUpdate).Name = "password_reset.update"
 
@@ -148,6 +159,21 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 	a.GET("/orders/:id/invoice", "orders:read", h.adminOrderInvoice, "admin.order.invoice")
 	a.POST("/orders/:id/resend", "orders:write", h.adminOrderResend, "admin.order.resend")
 	a.POST("/orders/:id/regenerate", "orders:write", h.adminOrderRegenerate, "admin.order.regenerate")
+	a.GET("/posts", "blog:write", h.postIndex, "post.index")
+	a.GET("/posts/new", "blog:write", h.postNew, "post.new")
+	a.POST("/posts", "blog:write", h.postCreate, "post.create")
+	a.POST("/posts/preview", "blog:write", h.postPreview, "post.preview")
+	a.GET("/posts/:id", "blog:write", h.postEdit, "post.edit")
+	a.POST("/posts/:id", "blog:write", h.postUpdate, "post.update")
+	a.POST("/posts/:id/publish", "blog:write", h.postPublish, "post.publish")
+	a.POST("/posts/:id/schedule", "blog:write", h.postSchedule, "post.schedule")
+	a.POST("/posts/:id/unpublish", "blog:write", h.postUnpublish, "post.unpublish")
+	a.POST("/posts/:id/delete", "blog:delete", h.postDelete, "post.delete")
+	a.POST("/posts/:id/revisions/:revision/restore", "blog:write", h.postRestore, "post.restore")
+	a.GET("/media", "media:write", h.mediaIndex, "media.index")
+	a.POST("/media/uploads", "media:write", h.mediaUploadCreate, "media.upload")
+	a.POST("/media/:id/confirm", "media:write", h.mediaConfirm, "media.confirm")
+	a.POST("/media/:id/delete", "media:write", h.mediaDelete, "media.delete")
 
 	return h
 }
@@ -232,6 +258,7 @@ func (h *Handlers) page(c echo.Context, title, description, current string) view
 	entries := []struct{ label, route string }{
 		{"Home", "home"},
 		{"Catalogue", "catalogue.index"},
+		{"Blog", "blog.index"},
 		{"Contact", "contact.new"},
 	}
 	nav := make([]views.NavLink, len(entries))
@@ -262,6 +289,8 @@ func (h *Handlers) adminPage(c echo.Context, title, current string) views.AdminP
 		{"Leads", "lead.index", "leads:read"},
 		{"Orders", "admin.order.index", "orders:read"},
 		{"Catalogue", "product.index", "catalog:read"},
+		{"Posts", "post.index", "blog:write"},
+		{"Media", "media.index", "media:write"},
 		{"Users", "user.index", "users:read"},
 		{"Audit log", "audit.index", "audit:read"},
 		{"Your account", "account.show", auth.SignedIn},

@@ -41,6 +41,8 @@ type Deps struct {
 	Store  *store.Store
 	Mailer Mailer
 	Orders OrderDeps
+	// Blobs removes abandoned uploads.
+	Blobs Deleter
 }
 
 // Options tune a working client.
@@ -59,6 +61,8 @@ func Workers(d Deps) *river.Workers {
 	river.AddWorker(w, NewProcessOrderWorker(d.Store, d.Orders))
 	river.AddWorker(w, NewRegenerateInvoiceWorker(d.Store, d.Orders))
 	river.AddWorker(w, &PruneEventsWorker{store: d.Store})
+	river.AddWorker(w, &PublishPostWorker{store: d.Store})
+	river.AddWorker(w, &PruneUploadsWorker{store: d.Store, blobs: d.Blobs})
 	return w
 }
 
@@ -82,6 +86,9 @@ func NewClient(pool *pgxpool.Pool, d Deps, o Options) (*river.Client[pgx.Tx], er
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return PruneEventsArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return PruneUploadsArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})

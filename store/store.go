@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"keel/cache"
 	"keel/db"
+	"keel/markdown"
 )
 
 // Errors returned by store methods. Wrapped errors keep their context;
@@ -42,6 +44,10 @@ type Enqueuer interface {
 	EnqueueEmail(ctx context.Context, tx pgx.Tx, emailID int64) error
 	EnqueueOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
 	EnqueueRegenerate(ctx context.Context, tx pgx.Tx, orderID int64) error
+	// EnqueuePublish schedules the publication of a post at at and
+	// returns the job's id, which CancelJob takes.
+	EnqueuePublish(ctx context.Context, tx pgx.Tx, postID int64, at time.Time) (int64, error)
+	CancelJob(ctx context.Context, tx pgx.Tx, jobID int64) error
 }
 
 // Store runs Keel's queries on one connection source.
@@ -53,6 +59,7 @@ type Store struct {
 	// notify tells the servers' live hubs that events were committed;
 	// nil tells no one (they find the events on their next poll).
 	notify func(context.Context)
+	md     *markdown.Renderer
 }
 
 // New returns a Store on conn that enqueues follow-up jobs through queue.

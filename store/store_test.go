@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -267,3 +268,7 @@ func TestAuditListPages(t *testing.T) {
 
 func (noJobs) EnqueueOrder(context.Context, pgx.Tx, int64) error      { return nil }
 func (noJobs) EnqueueRegenerate(context.Context, pgx.Tx, int64) error { return nil }
+func (noJobs) EnqueuePublish(context.Context, pgx.Tx, int64, time.Time) (int64, error) {
+	return 0, nil
+}
+func (noJobs) CancelJob(context.Context, pgx.Tx, int64) error { return nil }
