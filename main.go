@@ -93,7 +93,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "worker":
 		return work(ctx, cfg, logger)
 	case "migrate":
-		return withApp(ctx, cfg, logger, app.Options{}, func(a *app.App) error {
+		return withApp(ctx, cfg, logger, app.Options{Offline: true}, func(a *app.App) error {
 			return db.Migrate(ctx, a.Pool, logger)
 		})
 	case "seed":
@@ -118,7 +118,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 }
 
 func work(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	return withApp(ctx, cfg, logger, app.Options{Workers: true}, func(a *app.App) error {
+	return withApp(ctx, cfg, logger, app.Options{Workers: true, Offline: true}, func(a *app.App) error {
 		return a.Work(ctx)
 	})
 }
@@ -152,7 +152,7 @@ func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, args []st
 	if err != nil {
 		return err
 	}
-	return withApp(ctx, cfg, logger, app.Options{}, func(a *app.App) error {
+	return withApp(ctx, cfg, logger, app.Options{Offline: true}, func(a *app.App) error {
 		if err := a.Store.Seed(ctx, hasher.Hash); err != nil {
 			return err
 		}

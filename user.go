@@ -68,7 +68,7 @@ func userCommand(ctx context.Context, cfg config.Config, logger *slog.Logger, ar
 		return err
 	}
 
-	return withApp(ctx, cfg, logger, app.Options{}, func(a *app.App) error {
+	return withApp(ctx, cfg, logger, app.Options{Offline: true}, func(a *app.App) error {
 		u, err := a.Store.UserCreate(ctx, store.Actor{Email: "keel user create"}, store.NewUser{
 			Email: *email, Name: *name, Role: *role, PasswordHash: hash,
 		})

@@ -72,6 +72,9 @@ type Options struct {
 	// Conn replaces the pool as the store's connection. Tests pass a
 	// transaction they roll back.
 	Conn store.Conn
+	// Offline leaves out the live hub, for commands that serve no one
+	// (migrate, seed, user, worker).
+	Offline bool
 	// CachePrefix goes before the cache's Redis keys. Tests running on
 	// their own transaction set it, as their data is theirs alone.
 	CachePrefix string
@@ -148,10 +151,12 @@ func (a *App) assemble(o Options) error {
 	})
 	orderStreams := a.Metrics.Streams.WithLabelValues("order")
 	a.Fanout = live.NewFanout(a.Hub, live.FanoutOptions{Open: func(d int) { orderStreams.Add(float64(d)) }})
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	a.stopHub = stopHub
-	go a.Hub.Run(hubCtx)
-	go a.Fanout.Run(hubCtx)
+	if !o.Offline {
+		hubCtx, stopHub := context.WithCancel(context.Background())
+		a.stopHub = stopHub
+		go a.Hub.Run(hubCtx)
+		go a.Fanout.Run(hubCtx)
+	}
 
 	a.mailer, err = mail.NewSender(mail.Config{
 		Addr:     a.Config.SMTPAddr,

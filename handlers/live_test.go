@@ -5,6 +5,8 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -295,4 +297,55 @@ func TestStreamEndsWithRetryOnShutdown(t *testing.T) {
 	cancel()
 	require.Equal(t, sseEvent{name: "retry", data: "3000"}, nextEvent(t, events))
 	require.NoError(t, <-served)
+}
+
+// The notification centre lists what the person may see; marking one
+// read answers with the item and the new count, and one the person may
+// not see does not exist for them.
+func TestNotificationCentre(t *testing.T) {
+	t.Parallel()
+	a, tx := newApp(t)
+	c, u := signedIn(t, a, auth.RoleSupport)
+	other := testenv.CreateUser(t, a, auth.RoleSupport)
+	ctx := context.Background()
+	tag := testenv.Unique("centre")
+	add := func(kind, perm string, to *int64, name string) int64 {
+		require.NoError(t, a.Store.EventAdd(ctx, store.Event{
+			Topic: store.TopicStaff, Kind: kind, Permission: perm, UserID: to,
+			Data: map[string]string{"lead_id": "1", "name": name, "by": "someone@example.com", "job_id": name, "kind": "k"},
+		}))
+		var id int64
+		require.NoError(t, tx.QueryRow(ctx, "SELECT id FROM events WHERE data->>'name' = $1", name).Scan(&id))
+		return id
+	}
+	visible := add(store.EventLeadCreated, "leads:read", nil, tag+"-visible")
+	add(store.EventJobDiscarded, "jobs:read", nil, tag+"-jobs")
+	theirs := add(store.EventLeadAssigned, "leads:read", &other.ID, tag+"-theirs")
+	mine := add(store.EventLeadAssigned, "leads:read", &u.ID, tag+"-mine")
+
+	page := c.Get("/admin/notifications")
+	require.Equal(t, http.StatusOK, page.Code)
+	text := doc(t, page).Find("#notification-list").Text()
+	require.Contains(t, text, tag+"-visible")
+	require.Contains(t, text, tag+"-mine")
+	require.NotContains(t, text, tag+"-jobs", "support cannot read jobs")
+	require.NotContains(t, text, tag+"-theirs", "another person's assignment")
+
+	req := httptest.NewRequest(http.MethodPost, "/admin/notifications/"+itoa(visible)+"/read", strings.NewReader(url.Values{"_csrf": {c.CSRF()}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	rec := c.Do(req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	d := doc(t, rec)
+	require.Equal(t, 0, d.Find(".notification.unread").Length(), "the item comes back read")
+	require.Equal(t, "true", d.Find("#notification-count").AttrOr("hx-swap-oob", ""), "with the page's new count")
+
+	require.Equal(t, http.StatusNotFound, c.Post("/admin/notifications/"+itoa(theirs)+"/read", nil).Code)
+	require.Equal(t, http.StatusNotFound, c.Post("/admin/notifications/abc/read", nil).Code)
+	require.Equal(t, http.StatusBadRequest, c.Get("/admin/notifications?before=-1").Code)
+	require.Equal(t, http.StatusBadRequest, c.Post("/admin/notifications/read", nil).Code, "no upto")
+
+	rec = c.Post("/admin/notifications/read", url.Values{"upto": {itoa(mine)}})
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	require.Equal(t, 0, doc(t, c.Get("/admin/notifications")).Find(".notification.unread:contains('"+tag+"')").Length())
 }

@@ -63,8 +63,12 @@ func (h *Handlers) notificationRead(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		unread, err := h.Store.NotificationUnread(ctx, notificationViewer(u))
+		if err != nil {
+			return err
+		}
 		if len(list) == 1 {
-			return render(c, http.StatusOK, views.NotificationItem(h.notificationView(list[0].Event, true), csrfToken(c)))
+			return render(c, http.StatusOK, views.NotificationRead(h.notificationView(list[0].Event, true), csrfToken(c), unread))
 		}
 	}
 	return c.Redirect(http.StatusSeeOther, h.url("notification.index"))

@@ -32,7 +32,10 @@ set -e
 grep -E '^(ok|FAIL|panic:)|^\s*--- FAIL' "$log" || true
 if [[ $status -ne 0 ]]; then
 	echo "== failures (full log in $log)"
-	grep -B2 -A25 -E '^\s*--- FAIL' "$log" | head -300 || true
+	# With -v a failure's messages come as it happens, before its
+	# "--- FAIL" line: show each assertion with its trace, and panics.
+	grep -E '^\s*--- FAIL' "$log" || true
+	grep -E -B1 -A12 'Error Trace:|^panic:|test timed out' "$log" | head -300 || true
 	exit "$status"
 fi
 
