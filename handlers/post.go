@@ -279,7 +279,7 @@ func (h *Handlers) postSchedule(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	at, err := time.ParseInLocation("2006-01-02T15:04", c.FormValue("publish_at"), time.UTC)
+	at, err := parseLocalTime(c.FormValue("publish_at"))
 	if err == nil && !at.After(time.Now()) {
 		err = store.ErrNotInFuture
 	}
@@ -357,6 +357,16 @@ func (h *Handlers) postRestore(c echo.Context) error {
 	}
 	h.Sessions.Flash(c, "Revision restored.")
 	return c.Redirect(http.StatusSeeOther, h.url("post.edit", p.ID))
+}
+
+// parseLocalTime reads a datetime-local value ("2026-12-05T10:00", with
+// seconds when the browser sends them) as UTC.
+func parseLocalTime(s string) (time.Time, error) {
+	at, err := time.ParseInLocation("2006-01-02T15:04", s, time.UTC)
+	if err != nil {
+		return time.ParseInLocation("2006-01-02T15:04:05", s, time.UTC)
+	}
+	return at, nil
 }
 
 func (h *Handlers) postParam(c echo.Context) (store.Post, error) {

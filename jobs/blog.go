@@ -30,6 +30,9 @@ type PublishPostWorker struct {
 	store *store.Store
 }
 
+// NewPublishPostWorker returns the worker.
+func NewPublishPostWorker(s *store.Store) *PublishPostWorker { return &PublishPostWorker{store: s} }
+
 // Work publishes the post if it is still scheduled for the job's time.
 func (w *PublishPostWorker) Work(ctx context.Context, job *river.Job[PublishPostArgs]) error {
 	if _, err := w.store.PostPublishDue(ctx, job.Args.PostID, job.Args.At); err != nil {
@@ -80,6 +83,11 @@ type PruneUploadsWorker struct {
 	river.WorkerDefaults[PruneUploadsArgs]
 	store *store.Store
 	blobs Deleter
+}
+
+// NewPruneUploadsWorker returns the worker.
+func NewPruneUploadsWorker(s *store.Store, blobs Deleter) *PruneUploadsWorker {
+	return &PruneUploadsWorker{store: s, blobs: blobs}
 }
 
 // UploadLifetime is how long an upload may stay unconfirmed.

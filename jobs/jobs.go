@@ -61,8 +61,8 @@ func Workers(d Deps) *river.Workers {
 	river.AddWorker(w, NewProcessOrderWorker(d.Store, d.Orders))
 	river.AddWorker(w, NewRegenerateInvoiceWorker(d.Store, d.Orders))
 	river.AddWorker(w, &PruneEventsWorker{store: d.Store})
-	river.AddWorker(w, &PublishPostWorker{store: d.Store})
-	river.AddWorker(w, &PruneUploadsWorker{store: d.Store, blobs: d.Blobs})
+	river.AddWorker(w, NewPublishPostWorker(d.Store))
+	river.AddWorker(w, NewPruneUploadsWorker(d.Store, d.Blobs))
 	return w
 }
 

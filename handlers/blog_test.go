@@ -1,0 +1,300 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"keel/auth"
+	"keel/store"
+	"keel/testenv"
+)
+
+// An editor writes a post: bad input is refused with messages where
+// they belong, the preview is sanitised, and the post is public only
+// once published, at its address, with old addresses redirecting, its
+// tag page, the feed and the sitemap.
+func TestPostEditorAndPublicBlog(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	editor, _ := signedIn(t, a, auth.RoleEditor)
+	slug := testenv.Unique("hello-blog")
+
+	rec := editor.Post("/admin/posts", url.Values{"title": {""}, "slug": {"Bad Slug"}, "tags": {"Not A Tag"}, "body": {"x"}})
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	d := doc(t, rec)
+	for _, id := range []string{"post-title", "post-slug", "post-tags"} {
+		require.NotEmpty(t, d.Find("#"+id+"-error").Text(), id)
+	}
+
+	preview := editor.Post("/admin/posts/preview", url.Values{"body": {"**bold** <script>alert(1)</script> [x](javascript:alert(1))"}})
+	require.Equal(t, http.StatusOK, preview.Code)
+	require.Contains(t, preview.Body.String(), "<strong>bold</strong>")
+	require.NotContains(t, preview.Body.String(), "<script")
+	require.NotContains(t, preview.Body.String(), "javascript:")
+
+	rec = editor.Post("/admin/posts", url.Values{
+		"title": {"Hello, blog"}, "slug": {slug}, "excerpt": {"A first post."}, "tags": {"News, harbour-life"},
+		"body": {"# Hello\n\nThe harbour at dawn."},
+	})
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	edit := rec.Header().Get("Location")
+	require.Equal(t, http.StatusNotFound, get(t, a, "/blog/"+slug).Code, "a draft is not public")
+
+	require.Equal(t, http.StatusSeeOther, editor.Post(edit+"/publish", nil).Code)
+	page := get(t, a, "/blog/"+slug)
+	require.Equal(t, http.StatusOK, page.Code)
+	d = doc(t, page)
+	require.Equal(t, "Hello, blog", d.Find("article h1").First().Text())
+	require.Contains(t, d.Find(".prose").Text(), "The harbour at dawn.")
+	require.Equal(t, "article", d.Find(`meta[property="og:type"]`).AttrOr("content", ""))
+	require.Contains(t, doc(t, get(t, a, "/blog/tag/harbour-life")).Text(), "Hello, blog")
+	require.Contains(t, doc(t, get(t, a, "/blog")).Text(), "Hello, blog")
+	feed := get(t, a, "/blog/feed.xml")
+	require.Equal(t, http.StatusOK, feed.Code)
+	require.Contains(t, feed.Header().Get("Content-Type"), "application/rss+xml")
+	require.Contains(t, feed.Body.String(), "<title>Hello, blog</title>")
+	require.Contains(t, get(t, a, "/sitemap.xml").Body.String(), "/blog/"+slug+"</loc>")
+
+	renamed := slug + "-renamed"
+	rec = editor.Post(edit, url.Values{"title": {"Hello again"}, "slug": {renamed}, "body": {"Changed."}})
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	old := get(t, a, "/blog/"+slug)
+	require.Equal(t, http.StatusMovedPermanently, old.Code)
+	require.Equal(t, "/blog/"+renamed, old.Header().Get("Location"))
+	require.Contains(t, doc(t, get(t, a, "/blog/"+renamed)).Find(".prose").Text(), "Changed.")
+
+	require.Equal(t, http.StatusNotFound, get(t, a, "/blog?page=0").Code)
+	require.Equal(t, http.StatusNotFound, get(t, a, "/blog/tag/Not_A_Tag").Code)
+
+	support, _ := signedIn(t, a, auth.RoleSupport)
+	require.Equal(t, http.StatusForbidden, support.Get("/admin/posts").Code)
+	require.Equal(t, http.StatusSeeOther, editor.Post(edit+"/delete", nil).Code)
+	require.Equal(t, http.StatusNotFound, get(t, a, "/blog/"+renamed).Code)
+}
+
+// Public blog pages carry validators: a browser's copy is confirmed
+// with 304 until a change to the blog, which the next request shows at
+// once, through the cache.
+func TestBlogValidatorsAndCache(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	editor, u := signedIn(t, a, auth.RoleEditor)
+	ctx := context.Background()
+	slug := testenv.Unique("cached")
+	p, err := a.Store.PostCreate(ctx, store.Actor{ID: u.ID}, store.PostInput{Title: "Cached", Slug: slug, BodyMD: "Version one."})
+	require.NoError(t, err)
+	_, err = a.Store.PostPublish(ctx, store.Actor{ID: u.ID}, p.ID)
+	require.NoError(t, err)
+
+	first := get(t, a, "/blog/"+slug)
+	etag := first.Header().Get("ETag")
+	require.NotEmpty(t, etag)
+	require.NotEmpty(t, first.Header().Get("Last-Modified"))
+	require.Equal(t, http.StatusNotModified, get(t, a, "/blog/"+slug, "If-None-Match", etag).Code)
+	require.Equal(t, http.StatusNotModified, get(t, a, "/blog/"+slug, "If-Modified-Since", first.Header().Get("Last-Modified")).Code)
+
+	rec := editor.Post("/admin/posts/"+itoa(p.ID), url.Values{"title": {"Cached"}, "slug": {slug}, "body": {"Version two."}})
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	second := get(t, a, "/blog/"+slug, "If-None-Match", etag)
+	require.Equal(t, http.StatusOK, second.Code, "the change shows at once")
+	require.Contains(t, doc(t, second).Find(".prose").Text(), "Version two.")
+	require.NotEqual(t, etag, second.Header().Get("ETag"))
+}
+
+// Scheduling takes a time to come, in UTC.
+func TestPostScheduleForm(t *testing.T) {
+	t.Parallel()
+	a, tx := newApp(t)
+	editor, u := signedIn(t, a, auth.RoleEditor)
+	p, err := a.Store.PostCreate(context.Background(), store.Actor{ID: u.ID}, store.PostInput{Title: "Timed", Slug: testenv.Unique("timed")})
+	require.NoError(t, err)
+	target := "/admin/posts/" + itoa(p.ID) + "/schedule"
+
+	for _, bad := range []string{"", "tomorrow", time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")} {
+		rec := editor.Post(target, url.Values{"publish_at": {bad}})
+		require.Equal(t, http.StatusUnprocessableEntity, rec.Code, bad)
+		require.NotEmpty(t, doc(t, rec).Find("#post-publish-at-error").Text())
+	}
+	at := time.Now().UTC().Add(2 * time.Hour).Truncate(time.Second)
+	require.Equal(t, http.StatusSeeOther, editor.Post(target, url.Values{"publish_at": {at.Format("2006-01-02T15:04:05")}}).Code)
+	require.Equal(t, 1, countRows(t, tx, `SELECT count(*) FROM river_job
+		WHERE kind = 'publish_post' AND state = 'scheduled' AND (args->>'post_id')::bigint = $1`, p.ID))
+}
+
+// mediaApp is an app with the test bucket in place.
+func mediaApp(t *testing.T) (*testenv.Client, func(string) int) {
+	t.Helper()
+	a, tx := newApp(t, "KEEL_MEDIA_LIMIT=64KB")
+	require.NoError(t, a.Blob.EnsureBucket(context.Background(), a.Config.BaseURL))
+	c, _ := signedIn(t, a, auth.RoleEditor)
+	return c, func(q string) int { return countRows(t, tx, q) }
+}
+
+type uploadGrant struct {
+	ID         int64             `json:"id"`
+	URL        string            `json:"url"`
+	Method     string            `json:"method"`
+	Headers    map[string]string `json:"headers"`
+	ConfirmURL string            `json:"confirm_url"`
+}
+
+// askUpload asks to upload a file and returns the answer.
+func askUpload(t *testing.T, c *testenv.Client, name, contentType string, size int) (int, uploadGrant, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"filename": name, "content_type": contentType, "size": size})
+	req, _ := http.NewRequest(http.MethodPost, "/admin/media/uploads", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-CSRF-Token", c.CSRF())
+	rec := c.Do(req)
+	var g uploadGrant
+	_ = json.Unmarshal(rec.Body.Bytes(), &g)
+	return rec.Code, g, rec.Body.String()
+}
+
+// putObject sends a file to object storage as a browser would.
+func putObject(t *testing.T, g uploadGrant, contentType string, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequest(g.Method, g.URL, bytes.NewReader(body))
+	require.NoError(t, err)
+	for k, v := range g.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+func confirm(t *testing.T, c *testenv.Client, g uploadGrant) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, g.ConfirmURL, nil)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-CSRF-Token", c.CSRF())
+	rec := c.Do(req)
+	return rec.Code, rec.Body.String()
+}
+
+var png = append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 120)...)
+
+// The whole upload against the real S3-compatible server: signed for
+// one type, length and key; checked after; shown under its address.
+func TestMediaUpload(t *testing.T) {
+	t.Parallel()
+	c, count := mediaApp(t)
+
+	code, g, body := askUpload(t, c, "../../harbour photo.png", "image/png", len(png))
+	require.Equal(t, http.StatusCreated, code, body)
+	require.NotContains(t, g.URL, "..", "the server chose the key")
+	require.Contains(t, g.URL, "harbour-photo.png")
+	require.Equal(t, http.StatusOK, putObject(t, g, "image/png", png))
+	code, body = confirm(t, c, g)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"status":"ready"`)
+
+	page := doc(t, c.Get("/admin/media"))
+	address := page.Find(".media-url").First().AttrOr("value", "")
+	require.Contains(t, address, "/files/media/")
+	require.Contains(t, page.Text(), "harbour photo.png")
+	code, _ = confirm(t, c, g)
+	require.Equal(t, http.StatusOK, code, "confirming twice is harmless")
+	require.Equal(t, 1, count("SELECT count(*) FROM media WHERE status = 'ready' AND filename = 'harbour photo.png'"))
+}
+
+// Every way a browser could get a file in that Keel did not agree to is
+// refused, with a clear message, and nothing is kept.
+func TestMediaUploadRefusals(t *testing.T) {
+	t.Parallel()
+	c, count := mediaApp(t)
+
+	t.Run("TypeNotAllowed", func(t *testing.T) {
+		code, _, body := askUpload(t, c, "page.html", "text/html", 100)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "cannot be uploaded")
+	})
+	t.Run("TooLarge", func(t *testing.T) {
+		code, _, body := askUpload(t, c, "huge.png", "image/png", 65*1024)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "too large")
+	})
+	t.Run("Empty", func(t *testing.T) {
+		code, _, _ := askUpload(t, c, "empty.png", "image/png", 0)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+	})
+	t.Run("NoName", func(t *testing.T) {
+		code, _, _ := askUpload(t, c, "", "image/png", 10)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+	})
+	t.Run("OtherTypeThanSigned", func(t *testing.T) {
+		_, g, _ := askUpload(t, c, "a.png", "image/png", len(png))
+		require.Equal(t, http.StatusForbidden, putObject(t, g, "text/html", png))
+	})
+	t.Run("OtherLengthThanSigned", func(t *testing.T) {
+		_, g, _ := askUpload(t, c, "b.png", "image/png", len(png))
+		require.Equal(t, http.StatusForbidden, putObject(t, g, "image/png", append(png, 0)))
+	})
+	t.Run("KeyPickedByClient", func(t *testing.T) {
+		_, g, _ := askUpload(t, c, "c.png", "image/png", len(png))
+		u, err := url.Parse(g.URL)
+		require.NoError(t, err)
+		u.Path = strings.Replace(u.Path, "/media/", "/media/mine-", 1)
+		g.URL = u.String()
+		require.Equal(t, http.StatusForbidden, putObject(t, g, "image/png", png))
+	})
+	t.Run("ConfirmWithoutUpload", func(t *testing.T) {
+		_, g, _ := askUpload(t, c, "d.png", "image/png", len(png))
+		code, body := confirm(t, c, g)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "did not arrive")
+		require.Zero(t, count("SELECT count(*) FROM media WHERE filename = 'd.png'"), "nothing is recorded")
+	})
+	t.Run("NotTheDeclaredType", func(t *testing.T) {
+		fake := bytes.Repeat([]byte("<html>"), 20)
+		_, g, _ := askUpload(t, c, "e.png", "image/png", len(fake))
+		require.Equal(t, http.StatusOK, putObject(t, g, "image/png", fake))
+		code, body := confirm(t, c, g)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "not a image/png file")
+		require.Zero(t, count("SELECT count(*) FROM media WHERE filename = 'e.png'"))
+		require.Equal(t, http.StatusNotFound, confirmStatus(t, c, g), "the refused upload is gone")
+	})
+}
+
+func confirmStatus(t *testing.T, c *testenv.Client, g uploadGrant) int {
+	code, _ := confirm(t, c, g)
+	return code
+}
+
+// A signed upload stops working when it expires.
+func TestMediaUploadExpires(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	ctx := context.Background()
+	require.NoError(t, a.Blob.EnsureBucket(ctx, a.Config.BaseURL))
+	up, err := a.Blob.UploadURL(ctx, "media/"+testenv.Unique("expiry")+"/x.png", "image/png", int64(len(png)), time.Second)
+	require.NoError(t, err)
+	time.Sleep(2 * time.Second)
+	require.Equal(t, http.StatusForbidden, putObject(t, uploadGrant{URL: up.URL, Method: up.Method, Headers: up.Headers}, "image/png", png))
+}
+
+// Files are served from their address; only media keys are.
+func TestMediaFiles(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	rec := get(t, a, "/files/media/abc/x.png")
+	require.Equal(t, http.StatusFound, rec.Code)
+	require.Contains(t, rec.Header().Get("Location"), "X-Amz-Signature")
+	require.Equal(t, http.StatusNotFound, get(t, a, "/files/invoices/2026/x.pdf").Code)
+	require.Equal(t, http.StatusNotFound, get(t, a, "/files/media/../invoices/x.pdf").Code)
+}
