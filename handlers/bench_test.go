@@ -381,7 +381,7 @@ func BenchmarkStreamsHeld(b *testing.B) {
 	// other's leftovers.
 	serve := func() string {
 		addr := freeLoopbackAddr(b)
-		startServer(b, "KEEL_DATABASE_URL="+dbURL, "KEEL_ADDR="+addr, "KEEL_WORKERS=false",
+		startServer(b, os.Stderr, "KEEL_DATABASE_URL="+dbURL, "KEEL_ADDR="+addr, "KEEL_WORKERS=false",
 			"KEEL_LIVE_STREAM_LIMIT=20000", "KEEL_LOG_LEVEL=error")
 		return "http://" + addr
 	}
@@ -586,11 +586,13 @@ func (c *streamClient) close() { c.cancel() }
 
 // startServer builds keel and runs `keel serve` until the benchmark
 // ends.
-func startServer(b *testing.B, env ...string) {
+// startServer runs `keel serve` with env, its log going to logs (nil
+// drops it), and waits until it is ready.
+func startServer(b *testing.B, logs io.Writer, env ...string) {
 	b.Helper()
 	srv := exec.Command(buildKeel(b), "serve")
 	srv.Env = testenv.Environ(env...)
-	srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
+	srv.Stdout, srv.Stderr = logs, logs
 	require.NoError(b, srv.Start())
 	b.Cleanup(func() {
 		_ = srv.Process.Signal(syscall.SIGTERM)
@@ -613,12 +615,37 @@ func startServer(b *testing.B, env ...string) {
 }
 
 // buildKeel builds the keel binary for a benchmark and returns its path.
-func buildKeel(b *testing.B) string {
+func buildKeel(b *testing.B) string { return build(b, "keel") }
+
+// build builds the command pkg for a benchmark and returns its path.
+func build(b *testing.B, pkg string) string {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "keel")
-	out, err := exec.Command("go", "build", "-o", bin, "keel").CombinedOutput()
-	require.NoError(b, err, "build keel: %s", out)
+	bin := filepath.Join(b.TempDir(), filepath.Base(pkg))
+	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	require.NoError(b, err, "build %s: %s", pkg, out)
 	return bin
+}
+
+// startHello runs the baseline server, bench/hello, and returns its URL.
+func startHello(b *testing.B) string {
+	b.Helper()
+	addr := freeLoopbackAddr(b)
+	hello := exec.Command(build(b, "keel/bench/hello"), "-addr", addr)
+	require.NoError(b, hello.Start())
+	b.Cleanup(func() {
+		_ = hello.Process.Kill()
+		_ = hello.Wait()
+	})
+	target := "http://" + addr + "/"
+	require.Eventually(b, func() bool {
+		resp, err := http.Get(target)
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond)
+	return target
 }
 
 func freeLoopbackAddr(b *testing.B) string {
@@ -628,4 +655,60 @@ func freeLoopbackAddr(b *testing.B) string {
 	addr := ln.Addr().String()
 	require.NoError(b, ln.Close())
 	return addr
+}
+
+// BenchmarkBlogPostCached loads a published post's public page, served
+// from the cache by `keel serve` through its whole middleware, with wrk
+// for five seconds over 32 connections, and the baseline, a plain
+// net/http hello handler, the same way in the same run. It also loads
+// the page revalidated with its ETag, as a returning reader's browser
+// asks for it.
+func BenchmarkBlogPostCached(b *testing.B) {
+	dbURL, pool := testenv.Database(b)
+	a := testenv.NewApp(b, app.Options{Conn: pool}, "KEEL_DATABASE_URL="+dbURL)
+	ctx := context.Background()
+	u := testenv.CreateUser(b, a, auth.RoleEditor)
+	actor := store.Actor{ID: u.ID, Email: u.Email}
+	var body strings.Builder
+	for i := range 12 {
+		fmt.Fprintf(&body, "## Part %d\n\nThe harbour office opens at *seven*; the crews sign in, "+
+			"read the [tide tables](https://example.com/tides) and take the boats out. "+
+			"Each paragraph here stands for the kind of text a real post carries.\n\n"+
+			"- one point\n- another point\n\n", i+1)
+	}
+	p, err := a.Store.PostCreate(ctx, actor, store.PostInput{
+		Title: "A day at the harbour", Slug: "a-day-at-the-harbour", Excerpt: "How the harbour works.",
+		BodyMD: body.String(), Tags: []string{"harbour", "news"},
+	})
+	require.NoError(b, err)
+	_, err = a.Store.PostPublish(ctx, actor, p.ID)
+	require.NoError(b, err)
+
+	addr := freeLoopbackAddr(b)
+	startServer(b, nil, "KEEL_DATABASE_URL="+dbURL, "KEEL_ADDR="+addr, "KEEL_WORKERS=false",
+		"KEEL_BASE_URL=http://"+addr, "KEEL_LOG_FORMAT=json")
+	page := "http://" + addr + "/blog/" + p.Slug
+	resp, err := http.Get(page) // fills the cache
+	require.NoError(b, err)
+	_ = resp.Body.Close()
+	require.Equal(b, http.StatusOK, resp.StatusCode)
+	etag := resp.Header.Get("ETag")
+	require.NotEmpty(b, etag)
+	hello := startHello(b)
+
+	const d, conns = 5 * time.Second, 32
+	b.ResetTimer()
+	base := testenv.Wrk(b, hello, d, conns)
+	cached := testenv.Wrk(b, page, d, conns)
+	revalidated := testenv.Wrk(b, page, d, conns, "If-None-Match: "+etag)
+	b.StopTimer()
+
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(base.Rate, "hello-req/s")
+	b.ReportMetric(cached.Rate, "post-req/s")
+	b.ReportMetric(cached.Rate/base.Rate, "ratio")
+	b.ReportMetric(ms(cached.P50), "post-p50-ms")
+	b.ReportMetric(ms(cached.P99), "post-p99-ms")
+	b.ReportMetric(revalidated.Rate, "304-req/s")
+	b.ReportMetric(revalidated.Rate/base.Rate, "304-ratio")
 }

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/tools.sh --test
+scripts/tools.sh --test --bench
 scripts/services.sh start test
 trap 'scripts/services.sh stop test' EXIT
 

@@ -5,6 +5,7 @@
 #
 #   scripts/tools.sh          services and generators (make dev)
 #   scripts/tools.sh --test   also Chromium, pdftotext, axe-core and the linter
+#   scripts/tools.sh --bench  also the wrk load tool (may follow --test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,14 @@ MAILPIT_VERSION=v1.33.1
 GOLANGCI_LINT_VERSION=v2.15.0
 
 with_test=false
-[[ ${1:-} == --test ]] && with_test=true
+with_bench=false
+for arg in "$@"; do
+	case $arg in
+	--test) with_test=true ;;
+	--bench) with_bench=true ;;
+	*) echo "tools: unknown option $arg" >&2 && exit 2 ;;
+	esac
+done
 
 need_packages=()
 command -v redis-server >/dev/null || need_packages+=(redis-server)
@@ -24,6 +32,9 @@ command -v redis-server >/dev/null || need_packages+=(redis-server)
 if $with_test; then
 	command -v chromium >/dev/null || need_packages+=(chromium)
 	command -v pdftotext >/dev/null || need_packages+=(poppler-utils)
+fi
+if $with_bench; then
+	command -v wrk >/dev/null || need_packages+=(wrk)
 fi
 
 if ((${#need_packages[@]})); then
