@@ -34,6 +34,7 @@ func Wrk(t testing.TB, target string, d time.Duration, conns int, headers ...str
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
+	//nolint:gosec // G204: the benchmark names its own loopback target.
 	out, err := exec.CommandContext(ctx, path, append(args, target)...).CombinedOutput()
 	require.NoError(t, err, "wrk: %s", out)
 	res, err := parseWrk(string(out))
