@@ -155,6 +155,7 @@ func (a *App) assemble(o Options) error {
 		hubCtx, stopHub := context.WithCancel(context.Background())
 		a.stopHub = stopHub
 		go a.Hub.Run(hubCtx)
+		go a.Cache.Watch(hubCtx)
 		go a.Fanout.Run(hubCtx)
 	}
 

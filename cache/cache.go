@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
@@ -58,6 +59,9 @@ type Cache struct {
 	failures  atomic.Int64
 	openUntil atomic.Int64
 
+	versions versions
+	local    *lru.Cache[string, any]
+
 	lookups *prometheus.CounterVec
 	loads   *prometheus.CounterVec
 }
@@ -65,11 +69,13 @@ type Cache struct {
 // New returns a Cache on rdb.
 func New(rdb *redis.Client, o Options) *Cache {
 	c := &Cache{
-		rdb:  rdb,
-		opts: o,
+		rdb:      rdb,
+		opts:     o,
+		versions: versions{byFamily: map[string]localVersion{}},
+		local:    newLocal(),
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keel_cache_lookups_total",
-			Help: "Cache lookups by key family and result (hit, miss, error, skipped while Redis is failing).",
+			Help: "Cache lookups by key family and result (local: from this process's memory; hit, miss, error, skipped while Redis is failing).",
 		}, []string{"family", "result"}),
 		loads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keel_cache_loads_total",
@@ -150,35 +156,45 @@ func Get[T any](ctx context.Context, c *Cache, key Key, ttl time.Duration, load 
 // Version returns the version of a family of keys, for values that one
 // write makes stale together (every page of a list, say): put it in
 // their keys, and Bump it after such a write; the old keys then expire
-// unread. ok is false when Redis cannot say; then do not cache.
+// unread. ok is false when Redis cannot say; then do not cache. While
+// Watch runs, the answer usually comes from memory.
 func (c *Cache) Version(ctx context.Context, family string) (int64, bool) {
+	if v, ok := c.versions.get(family); ok {
+		return v, true
+	}
 	if c.open() {
 		return 0, false
 	}
+	mark := c.versions.mark()
 	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	v, err := c.rdb.Get(rctx, c.versionKey(family)).Int64()
 	switch {
 	case errors.Is(err, redis.Nil):
-		c.ok()
-		return 0, true
+		v = 0
 	case err != nil:
 		c.fail(ctx, "version", Key{Family: family}, err)
 		return 0, false
 	}
 	c.ok()
+	c.versions.keep(family, v, mark)
 	return v, true
 }
 
-// Bump makes every key of the family's current version stale. Call it
-// after the write commits. A failure is logged; the keys then expire
-// with their TTL.
+// Bump makes every key of the family's current version stale, here and
+// in every process that watches. Call it after the write commits. A
+// failure is logged; the keys then expire with their TTL.
 func (c *Cache) Bump(ctx context.Context, family string) {
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
 	defer cancel()
-	if err := c.rdb.Incr(bctx, c.versionKey(family)).Err(); err != nil {
+	v, err := bump.Run(bctx, c.rdb, []string{c.versionKey(family)}, c.channel(), family).Int64()
+	if err != nil {
+		c.versions.forget(family)
 		c.fail(ctx, "bump", Key{Family: family}, err)
+		return
 	}
+	// This process reads its own write at once, not when it hears of it.
+	c.versions.announced(family, v)
 }
 
 func (c *Cache) versionKey(family string) string { return c.opts.Prefix + "cache:version:" + family }

@@ -525,7 +525,7 @@ func blogCached[T any](ctx context.Context, s *Store, id string, load func(conte
 		return load(ctx)
 	}
 	key := cache.Key{Family: blogFamily, ID: strconv.FormatInt(v, 10) + ":" + id}
-	return cache.Get(ctx, s.cache, key, 10*time.Minute, load)
+	return cache.GetLocal(ctx, s.cache, key, 10*time.Minute, load)
 }
 
 func (s *Store) bumpBlog(ctx context.Context) {
