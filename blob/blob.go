@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Config says where the bucket is.
@@ -102,10 +105,12 @@ func (s *Store) Put(ctx context.Context, key, contentType string, body []byte) e
 	return nil
 }
 
-// Object describes a stored object.
+// Object describes a stored object. ETag changes whenever the object
+// is stored again.
 type Object struct {
 	Size        int64
 	ContentType string
+	ETag        string
 }
 
 // ErrNoObject means nothing is stored under the key.
@@ -121,7 +126,9 @@ func (s *Store) Head(ctx context.Context, key string) (Object, error) {
 		}
 		return Object{}, fmt.Errorf("head %s: %w", key, err)
 	}
-	return Object{Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}, nil
+	return Object{
+		Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType), ETag: aws.ToString(out.ETag),
+	}, nil
 }
 
 // Keys lists the keys under prefix (at most 1,000).
@@ -195,15 +202,26 @@ func (s *Store) UploadURL(ctx context.Context, key, contentType string, size int
 	return Upload{URL: req.URL, Method: req.Method, Headers: headers}, nil
 }
 
+// ErrChanged means the object was stored again since it was looked at.
+var ErrChanged = errors.New("object changed")
+
 // ReadStart returns the first n bytes of the object at key (fewer if it
-// is shorter), or ErrNoObject.
-func (s *Store) ReadStart(ctx context.Context, key string, n int) ([]byte, error) {
+// is shorter), or ErrNoObject; with an etag, ErrChanged unless the
+// object is still that one.
+func (s *Store) ReadStart(ctx context.Context, key, etag string, n int) ([]byte, error) {
 	rng := fmt.Sprintf("bytes=0-%d", n-1)
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key, Range: &rng})
+	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key, Range: &rng}
+	if etag != "" {
+		in.IfMatch = &etag
+	}
+	out, err := s.client.GetObject(ctx, in)
 	if err != nil {
 		var noKey *types.NoSuchKey
-		if errors.As(err, &noKey) {
+		switch {
+		case errors.As(err, &noKey):
 			return nil, ErrNoObject
+		case preconditionFailed(err):
+			return nil, ErrChanged
 		}
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
@@ -213,6 +231,60 @@ func (s *Store) ReadStart(ctx context.Context, key string, n int) ([]byte, error
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	return b, nil
+}
+
+// Promote copies the object at from, if it is still the one with etag
+// (else ErrChanged), to to, inside the storage service. The copy gets
+// the content type given and headers the server chooses: whatever else
+// the uploader sent along (caching, disposition, encoding) stays behind.
+// Keys are never reused, so the copy may be cached for good.
+func (s *Store) Promote(ctx context.Context, from, etag, to, contentType string) error {
+	source := s.bucket + "/" + (&url.URL{Path: from}).EscapedPath()
+	_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:            &s.bucket,
+		Key:               &to,
+		CopySource:        &source,
+		CopySourceIfMatch: &etag,
+		MetadataDirective: types.MetadataDirectiveReplace,
+		ContentType:       &contentType,
+		CacheControl:      aws.String("public, max-age=31536000, immutable"),
+	})
+	switch {
+	case preconditionFailed(err):
+		return ErrChanged
+	case err != nil:
+		return fmt.Errorf("copy %s to %s: %w", from, to, err)
+	}
+	return nil
+}
+
+// DeleteOlder deletes the objects under prefix stored before before, at
+// most 1,000 a call, and returns how many it deleted.
+func (s *Store) DeleteOlder(ctx context.Context, prefix string, before time.Time) (int, error) {
+	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
+	if err != nil {
+		return 0, fmt.Errorf("list %s: %w", prefix, err)
+	}
+	n := 0
+	for _, o := range out.Contents {
+		if o.LastModified == nil || !o.LastModified.Before(before) {
+			continue
+		}
+		if err := s.Delete(ctx, aws.ToString(o.Key)); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func preconditionFailed(err error) bool {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "PreconditionFailed" {
+		return true
+	}
+	var respErr *smithyhttp.ResponseError
+	return errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusPreconditionFailed
 }
 
 // Delete removes the object at key; a missing object is no error.

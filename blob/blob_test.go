@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"keel/app"
+	"keel/blob"
 	"keel/testenv"
 )
 
@@ -46,4 +47,48 @@ func TestBucketCORSAllowsOnlyTheSite(t *testing.T) {
 	resp = preflight("http://127.0.0.2:8080")
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, "another origin may not upload")
 	require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
+}
+
+// A copy is made only of the object that was checked, and carries the
+// headers Keel chooses, not the uploader's.
+func TestPromoteOnlyTheCheckedObject(t *testing.T) {
+	t.Parallel()
+	a := testenv.NewApp(t, app.Options{})
+	ctx := context.Background()
+	require.NoError(t, a.Blob.EnsureBucket(ctx, a.Config.BaseURL))
+	dir := testenv.Unique("promote")
+	from, to := "uploads/"+dir+"/a.png", "media/"+dir+"/a.png"
+
+	require.NoError(t, a.Blob.Put(ctx, from, "image/png", []byte("first")))
+	checked, err := a.Blob.Head(ctx, from)
+	require.NoError(t, err)
+	require.NotEmpty(t, checked.ETag)
+	start, err := a.Blob.ReadStart(ctx, from, checked.ETag, 3)
+	require.NoError(t, err)
+	require.Equal(t, "fir", string(start))
+
+	require.NoError(t, a.Blob.Put(ctx, from, "image/png", []byte("second")))
+	_, err = a.Blob.ReadStart(ctx, from, checked.ETag, 3)
+	require.ErrorIs(t, err, blob.ErrChanged)
+	require.ErrorIs(t, a.Blob.Promote(ctx, from, checked.ETag, to, "image/png"), blob.ErrChanged)
+	_, err = a.Blob.Head(ctx, to)
+	require.ErrorIs(t, err, blob.ErrNoObject, "nothing was copied")
+
+	now, err := a.Blob.Head(ctx, from)
+	require.NoError(t, err)
+	require.NoError(t, a.Blob.Promote(ctx, from, now.ETag, to, "image/png"))
+	copied, err := a.Blob.Head(ctx, to)
+	require.NoError(t, err)
+	require.Equal(t, int64(len("second")), copied.Size)
+	require.Equal(t, "image/png", copied.ContentType)
+
+	// Left-overs in the upload area go once they are old enough.
+	n, err := a.Blob.DeleteOlder(ctx, "uploads/"+dir+"/", time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	require.Zero(t, n, "a fresh upload stays")
+	n, err = a.Blob.DeleteOlder(ctx, "uploads/"+dir+"/", time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = a.Blob.Head(ctx, from)
+	require.ErrorIs(t, err, blob.ErrNoObject)
 }

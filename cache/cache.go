@@ -168,11 +168,8 @@ func (c *Cache) Version(ctx context.Context, family string) (int64, bool) {
 	mark := c.versions.mark()
 	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	v, err := c.rdb.Get(rctx, c.versionKey(family)).Int64()
-	switch {
-	case errors.Is(err, redis.Nil):
-		v = 0
-	case err != nil:
+	v, err := versionOf.Run(rctx, c.rdb, []string{c.versionKey(family)}, time.Now().UnixMicro()).Int64()
+	if err != nil {
 		c.fail(ctx, "version", Key{Family: family}, err)
 		return 0, false
 	}
@@ -187,7 +184,7 @@ func (c *Cache) Version(ctx context.Context, family string) (int64, bool) {
 func (c *Cache) Bump(ctx context.Context, family string) {
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
 	defer cancel()
-	v, err := bump.Run(bctx, c.rdb, []string{c.versionKey(family)}, c.channel(), family).Int64()
+	v, err := bump.Run(bctx, c.rdb, []string{c.versionKey(family)}, c.channel(), family, time.Now().UnixMicro()).Int64()
 	if err != nil {
 		c.versions.forget(family)
 		c.fail(ctx, "bump", Key{Family: family}, err)

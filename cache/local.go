@@ -143,10 +143,24 @@ func (c *Cache) Watch(ctx context.Context) {
 	}
 }
 
+// A version counter starts at the time it is first needed, in
+// microseconds, not at zero: should Redis lose it (a restart without
+// persistence, an eviction), the new count starts past every version
+// handed out before, so no key of an old version is read as current.
+//
+// versionOf returns a family's version, starting the counter if need be.
+var versionOf = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+`)
+
 // bump moves a family's version on and announces the new one, in one
 // step, so no process hears of a version Redis does not hold.
 var bump = redis.NewScript(`
-local v = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[3], 'NX')
+redis.call('INCR', KEYS[1])
+-- As the stored text: a Lua number this large would print as 1.7e+15.
+local v = redis.call('GET', KEYS[1])
 redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. v)
 return v
 `)

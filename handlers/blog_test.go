@@ -248,9 +248,40 @@ func TestMediaUploadRefusals(t *testing.T) {
 		_, g, _ := askUpload(t, c, "c.png", "image/png", len(png))
 		u, err := url.Parse(g.URL)
 		require.NoError(t, err)
-		u.Path = strings.Replace(u.Path, "/media/", "/media/mine-", 1)
-		g.URL = u.String()
-		require.Equal(t, http.StatusForbidden, putObject(t, g, "image/png", png))
+		for _, other := range []string{"/uploads/mine-", "/media/"} {
+			v := *u
+			v.Path = strings.Replace(u.Path, "/uploads/", other, 1)
+			g.URL = v.String()
+			require.Equal(t, http.StatusForbidden, putObject(t, g, "image/png", png), other)
+		}
+	})
+	t.Run("SignedLinkUsedAgainAfterTheCheck", func(t *testing.T) {
+		_, g, _ := askUpload(t, c, "f.png", "image/png", len(png))
+		require.Equal(t, http.StatusOK, putObject(t, g, "image/png", png))
+		code, body := confirm(t, c, g)
+		require.Equal(t, http.StatusOK, code, body)
+		var ready struct{ URL string }
+		require.NoError(t, json.Unmarshal([]byte(body), &ready))
+
+		fake := append([]byte("<html><script>"), bytes.Repeat([]byte(" "), len(png)-14)...)
+		require.Equal(t, http.StatusOK, putObject(t, g, "image/png", fake), "storage takes it, in the upload area")
+		address, err := url.Parse(ready.URL)
+		require.NoError(t, err)
+		served := c.Get(address.Path)
+		require.Equal(t, http.StatusFound, served.Code)
+		resp, err := http.Get(served.Header().Get("Location"))
+		require.NoError(t, err)
+		got, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, png, got, "what is served is what was checked")
+	})
+	t.Run("NameEndsAsTheTypeSays", func(t *testing.T) {
+		code, g, _ := askUpload(t, c, "page.html", "image/png", len(png))
+		require.Equal(t, http.StatusCreated, code)
+		u, err := url.Parse(g.URL)
+		require.NoError(t, err)
+		require.True(t, strings.HasSuffix(u.Path, "/page.png"), u.Path)
 	})
 	t.Run("ConfirmWithoutUpload", func(t *testing.T) {
 		_, g, _ := askUpload(t, c, "d.png", "image/png", len(png))

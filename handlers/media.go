@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,17 +21,23 @@ import (
 	"keel/views"
 )
 
-// mediaTypes are the files editors may upload, with the bytes each kind
-// of file starts with: an upload is ready only if the stored object
-// starts like what it was declared to be.
-var mediaTypes = map[string]func([]byte) bool{
-	"image/jpeg": func(b []byte) bool { return bytes.HasPrefix(b, []byte{0xFF, 0xD8, 0xFF}) },
-	"image/png":  func(b []byte) bool { return bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) },
-	"image/gif": func(b []byte) bool {
+// mediaTypes are the files editors may upload: the extension their
+// stored name gets, and the bytes each kind of file starts with. An
+// upload is ready only if the stored object starts like what it was
+// declared to be.
+var mediaTypes = map[string]struct {
+	ext   string
+	magic func([]byte) bool
+}{
+	"image/jpeg": {".jpg", func(b []byte) bool { return bytes.HasPrefix(b, []byte{0xFF, 0xD8, 0xFF}) }},
+	"image/png":  {".png", func(b []byte) bool { return bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) }},
+	"image/gif": {".gif", func(b []byte) bool {
 		return bytes.HasPrefix(b, []byte("GIF87a")) || bytes.HasPrefix(b, []byte("GIF89a"))
-	},
-	"image/webp":      func(b []byte) bool { return len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP" },
-	"application/pdf": func(b []byte) bool { return bytes.HasPrefix(b, []byte("%PDF-")) },
+	}},
+	"image/webp": {".webp", func(b []byte) bool {
+		return len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP"
+	}},
+	"application/pdf": {".pdf", func(b []byte) bool { return bytes.HasPrefix(b, []byte("%PDF-")) }},
 }
 
 // uploadLinkLifetime is how long a signed upload works.
@@ -91,7 +98,7 @@ func (h *Handlers) mediaUploadCreate(c echo.Context) error {
 	switch {
 	case name == "" || name == "." || name == "/" || utf8.RuneCountInString(name) > 200 || badText(name, false):
 		return uploadRefused("bad_name", "Please give the file a name of at most 200 characters.")
-	case mediaTypes[req.ContentType] == nil:
+	case mediaTypes[req.ContentType].magic == nil:
 		return uploadRefused("bad_type", "This kind of file cannot be uploaded. Allowed: JPEG, PNG, GIF and WebP images, and PDF.")
 	case req.Size <= 0:
 		return uploadRefused("empty", "The file is empty.")
@@ -99,11 +106,13 @@ func (h *Handlers) mediaUploadCreate(c echo.Context) error {
 		return uploadRefused("too_large", "The file is too large: at most "+humanSize(h.MediaMaxBytes)+".")
 	}
 
-	safe := strings.Trim(unsafeName.ReplaceAllString(name, "-"), "-.")
+	// The stored name ends as its type says, whatever the file was
+	// called.
+	safe := strings.Trim(unsafeName.ReplaceAllString(strings.TrimSuffix(name, path.Ext(name)), "-"), "-.")
 	if safe == "" {
 		safe = "file"
 	}
-	key := fmt.Sprintf("media/%s/%s", strings.ToLower(auth.RandomToken()[:16]), safe)
+	key := fmt.Sprintf("media/%s/%s%s", strings.ToLower(auth.RandomToken()[:16]), safe, mediaTypes[req.ContentType].ext)
 	ctx := c.Request().Context()
 	m, err := h.Store.MediaCreate(ctx, actor(c), store.NewMedia{
 		Key: key, Filename: name, ContentType: req.ContentType, SizeBytes: req.Size,
@@ -111,7 +120,7 @@ func (h *Handlers) mediaUploadCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	up, err := h.Blob.UploadURL(ctx, key, req.ContentType, req.Size, uploadLinkLifetime)
+	up, err := h.Blob.UploadURL(ctx, m.UploadKey(), req.ContentType, req.Size, uploadLinkLifetime)
 	if err != nil {
 		return err
 	}
@@ -131,8 +140,10 @@ func (e errUploadCheck) Error() string { return e.msg }
 
 // mediaConfirm checks what the browser stored, after its upload: the
 // object exists, has the declared size and type, and starts with the
-// bytes of that type. Then the file is ready; otherwise the object and
-// the record are deleted and the answer says why.
+// bytes of that type. That very object (by its ETag) is then copied,
+// inside the storage service, to the key the file is served from, and
+// the file is ready; otherwise the upload and the record are deleted and
+// the answer says why.
 func (h *Handlers) mediaConfirm(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
@@ -140,7 +151,7 @@ func (h *Handlers) mediaConfirm(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	m, err := h.Store.MediaConfirm(ctx, actor(c), id, func(m store.Media) error {
-		obj, err := h.Blob.Head(ctx, m.Key)
+		obj, err := h.Blob.Head(ctx, m.UploadKey())
 		switch {
 		case errors.Is(err, blob.ErrNoObject):
 			return errUploadCheck{"The file did not arrive in storage; please upload it again."}
@@ -149,26 +160,40 @@ func (h *Handlers) mediaConfirm(c echo.Context) error {
 		case obj.Size != m.SizeBytes || obj.ContentType != m.ContentType:
 			return errUploadCheck{"The stored file is not the one announced; please upload it again."}
 		}
-		start, err := h.Blob.ReadStart(ctx, m.Key, 16)
-		if err != nil {
-			return err
-		}
-		if !mediaTypes[m.ContentType](start) {
+		start, err := h.Blob.ReadStart(ctx, m.UploadKey(), obj.ETag, 16)
+		if err == nil && !mediaTypes[m.ContentType].magic(start) {
 			return errUploadCheck{"The file's content is not a " + m.ContentType + " file."}
 		}
-		return nil
+		if err == nil {
+			err = h.Blob.Promote(ctx, m.UploadKey(), obj.ETag, m.Key, m.ContentType)
+		}
+		if errors.Is(err, blob.ErrChanged) || errors.Is(err, blob.ErrNoObject) {
+			return errUploadCheck{"The file changed while it was checked; please upload it again."}
+		}
+		return err
 	})
 	var refused errUploadCheck
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "There is no such upload.", Err: err}
 	case errors.As(err, &refused):
-		_ = h.Blob.Delete(ctx, m.Key) // nothing is kept of a refused upload
+		h.deleteObjects(ctx, m.UploadKey(), m.Key) // nothing is kept of a refused upload
 		return uploadRefused("bad_upload", refused.msg)
 	case err != nil:
 		return err
 	}
+	h.deleteObjects(ctx, m.UploadKey())
 	return c.JSON(http.StatusOK, map[string]any{"id": m.ID, "url": h.Markdown.MediaURL(m.Key), "status": m.Status})
+}
+
+// deleteObjects deletes stored objects, logging what it cannot: the
+// upload pruner deletes what is left behind.
+func (h *Handlers) deleteObjects(ctx context.Context, keys ...string) {
+	for _, key := range keys {
+		if err := h.Blob.Delete(ctx, key); err != nil {
+			h.Logger.WarnContext(ctx, "delete object", "key", key, "error", err)
+		}
+	}
 }
 
 // mediaDelete deletes a file no post uses, and its object.
@@ -188,9 +213,7 @@ func (h *Handlers) mediaDelete(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	if err := h.Blob.Delete(ctx, m.Key); err != nil {
-		h.Logger.WarnContext(ctx, "delete media object", "key", m.Key, "error", err)
-	}
+	h.deleteObjects(ctx, m.Key, m.UploadKey())
 	h.Sessions.Flash(c, "Deleted "+m.Filename+".")
 	return c.Redirect(http.StatusSeeOther, h.url("media.index"))
 }

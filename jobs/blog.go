@@ -76,6 +76,7 @@ func (PruneUploadsArgs) InsertOpts() river.InsertOpts {
 // Deleter removes stored objects; *blob.Store is the real one.
 type Deleter interface {
 	Delete(ctx context.Context, key string) error
+	DeleteOlder(ctx context.Context, prefix string, before time.Time) (int, error)
 }
 
 // PruneUploadsWorker deletes abandoned uploads.
@@ -93,19 +94,26 @@ func NewPruneUploadsWorker(s *store.Store, blobs Deleter) *PruneUploadsWorker {
 // UploadLifetime is how long an upload may stay unconfirmed.
 const UploadLifetime = 24 * time.Hour
 
-// Work deletes each stale upload's object, then its record.
+// Work deletes each stale upload's objects, then its record, and then
+// whatever else lies in the upload area from before the cut-off: files
+// uploaded again with a signed link after their check, or left by a
+// check that could not finish.
 func (w *PruneUploadsWorker) Work(ctx context.Context, _ *river.Job[PruneUploadsArgs]) error {
-	stale, err := w.store.MediaStale(ctx, time.Now().Add(-UploadLifetime))
+	cutoff := time.Now().Add(-UploadLifetime)
+	stale, err := w.store.MediaStale(ctx, cutoff)
 	if err != nil {
 		return err
 	}
 	for _, m := range stale {
-		if err := w.blobs.Delete(ctx, m.Key); err != nil {
-			return err
+		for _, key := range []string{m.UploadKey(), m.Key} {
+			if err := w.blobs.Delete(ctx, key); err != nil {
+				return err
+			}
 		}
 		if err := w.store.MediaForget(ctx, m.ID); err != nil {
 			return err
 		}
 	}
-	return nil
+	_, err = w.blobs.DeleteOlder(ctx, "uploads/", cutoff)
+	return err
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,11 @@ type Media struct {
 	// UsedBy lists the posts that use it, where it was asked for.
 	UsedBy []MediaUse
 }
+
+// UploadKey is where the browser stores the file before it is checked:
+// the file is served from Key only once Keel has checked it and copied
+// it there, so a signed upload used again changes nothing anyone sees.
+func (m Media) UploadKey() string { return "uploads/" + strings.TrimPrefix(m.Key, "media/") }
 
 // MediaUse is a post that uses a medium.
 type MediaUse struct {
