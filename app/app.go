@@ -133,7 +133,8 @@ func (a *App) assemble(o Options) error {
 	})
 	a.Queue = jobs.NewQueue(a.inserter)
 	a.signaler = live.NewSignaler(a.Redis, a.Logger)
-	a.Markdown = markdown.New(a.Config.MediaBase())
+	// Files are also reachable through the site's own route to them.
+	a.Markdown = markdown.New(a.Config.MediaBase(), strings.TrimSuffix(a.Config.BaseURL, "/")+"/files/", "/files/")
 	a.Store = store.New(conn, a.Queue).WithCache(a.Cache).WithSignal(a.signaler.Signal).WithMarkdown(a.Markdown)
 	a.Blob = blob.New(blob.Config{
 		Endpoint:  a.Config.S3Endpoint,

@@ -311,7 +311,9 @@ func csrf(production bool) echo.MiddlewareFunc {
 	//nolint:gosec // G101: no credential here, only the CSRF cookie's name.
 	return middleware.CSRFWithConfig(middleware.CSRFConfig{
 		// Files and probes change nothing and must not set cookies.
-		Skipper:        func(c echo.Context) bool { return quiet(c.Path()) || isStream(c) },
+		Skipper: func(c echo.Context) bool {
+			return quiet(c.Path()) || strings.HasPrefix(c.Path(), "/files/") || isStream(c)
+		},
 		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
 		CookieName:     name,
 		CookiePath:     "/",

@@ -61,7 +61,7 @@ type Config struct {
 	JobRescueAfter  time.Duration `env:"KEEL_JOB_RESCUE_AFTER" envDefault:"5m" help:"a job whose worker died is worked again after this long"`
 	ShutdownTimeout time.Duration `env:"KEEL_SHUTDOWN_TIMEOUT" envDefault:"20s" help:"bound on finishing requests and jobs at SIGTERM"`
 	RequestTimeout  time.Duration `env:"KEEL_REQUEST_TIMEOUT" envDefault:"15s" help:"bound on one ordinary request"`
-	BodyLimit       string        `env:"KEEL_BODY_LIMIT" envDefault:"64KB" help:"largest request body accepted (form posts)"`
+	BodyLimit       string        `env:"KEEL_BODY_LIMIT" envDefault:"512KB" help:"largest request body accepted (form posts; a post's body may be 100,000 characters)"`
 	TrustedProxies  []string      `env:"KEEL_TRUSTED_PROXIES" envSeparator:"," help:"comma-separated CIDRs whose X-Forwarded-For and X-Request-ID are believed"`
 	MetricsAllow    []string      `env:"KEEL_METRICS_ALLOW" envSeparator:"," envDefault:"127.0.0.0/8,::1" help:"comma-separated CIDRs allowed to read /metrics (the direct peer, not a forwarded address)"`
 

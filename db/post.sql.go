@@ -530,6 +530,32 @@ func (q *Queries) PostTagsDelete(ctx context.Context, postID int64) error {
 	return err
 }
 
+const postTagsPublished = `-- name: PostTagsPublished :many
+SELECT DISTINCT t.tag FROM post_tags t JOIN posts p ON p.id = t.post_id
+WHERE p.status = 'published' ORDER BY t.tag
+`
+
+// The tags of published posts.
+func (q *Queries) PostTagsPublished(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, postTagsPublished)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var tag string
+		if err := rows.Scan(&tag); err != nil {
+			return nil, err
+		}
+		items = append(items, tag)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const postUpdate = `-- name: PostUpdate :one
 UPDATE posts
 SET slug = $1, title = $2, excerpt = $3, body_md = $4, body_html = $5,

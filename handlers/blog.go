@@ -28,7 +28,7 @@ func (h *Handlers) blogIndex(c echo.Context) error {
 // blogTag lists the published posts with a tag.
 func (h *Handlers) blogTag(c echo.Context) error {
 	tag := c.Param("tag")
-	if !tagPattern.MatchString(tag) {
+	if !tagPattern.MatchString(tag) || len(tag) > 40 {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "There is no such tag."}
 	}
 	return h.blogList(c, tag, "Posts tagged "+tag, h.url("blog.tag", tag))
@@ -52,7 +52,7 @@ func (h *Handlers) blogList(c echo.Context, tag, heading, base string) error {
 		return err
 	}
 	pages := int((pp.Total + postsPerPage - 1) / postsPerPage)
-	if page > 1 && page > pages {
+	if (page > 1 || tag != "") && page > pages {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "There is no such page."}
 	}
 	v := views.BlogListView{Heading: heading, Page: page, Pages: pages, FeedURL: h.url("blog.feed")}
@@ -76,6 +76,9 @@ func (h *Handlers) blogList(c echo.Context, tag, heading, base string) error {
 func (h *Handlers) blogPost(c echo.Context) error {
 	ctx := c.Request().Context()
 	slug := c.Param("slug")
+	if !slugPattern.MatchString(slug) || len(slug) > 100 {
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "There is no such post."}
+	}
 	pub, err := h.Store.PostPublic(ctx, slug)
 	if err != nil {
 		return err
@@ -107,13 +110,19 @@ func (h *Handlers) blogFresh(c echo.Context, what string, modified time.Time) bo
 	hd := c.Response().Header()
 	etag := fmt.Sprintf(`W/"%s-%d"`, what, version)
 	hd.Set("ETag", etag)
-	hd.Set("Cache-Control", "public, max-age=0, must-revalidate")
+	// Private: every page carries the visitor's own CSRF token.
+	hd.Set("Cache-Control", "private, no-cache")
 	if !modified.IsZero() {
 		hd.Set("Last-Modified", modified.UTC().Format(http.TimeFormat))
 	}
 	req := c.Request()
 	if match := req.Header.Get("If-None-Match"); match != "" {
-		return match == etag || match == "*"
+		for tag := range strings.SplitSeq(match, ",") {
+			if strings.TrimSpace(tag) == etag {
+				return true
+			}
+		}
+		return false
 	}
 	if since, err := http.ParseTime(req.Header.Get("If-Modified-Since")); err == nil && !modified.IsZero() {
 		return !modified.Truncate(time.Second).After(since)
@@ -217,7 +226,7 @@ func (h *Handlers) sitemap(c echo.Context) error {
 // keys are served, never invoices.
 func (h *Handlers) mediaFile(c echo.Context) error {
 	key := strings.TrimPrefix(c.Request().URL.Path, "/files/")
-	if !strings.HasPrefix(key, "media/") || strings.Contains(key, "..") {
+	if !strings.HasPrefix(key, "media/") || strings.Contains(key, "..") || badText(key, false) {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "There is no such file."}
 	}
 	link, err := h.Blob.ViewURL(c.Request().Context(), key, 5*time.Minute)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,44 @@ func TestBlogValidatorsAndCache(t *testing.T) {
 	require.Equal(t, http.StatusOK, second.Code, "the change shows at once")
 	require.Contains(t, doc(t, second).Find(".prose").Text(), "Version two.")
 	require.NotEqual(t, etag, second.Header().Get("ETag"))
+	require.Equal(t, "private, no-cache", second.Header().Get("Cache-Control"), "pages carry the visitor's CSRF token")
+	require.Equal(t, http.StatusNotModified,
+		get(t, a, "/blog/"+slug, "If-None-Match", `W/"other", `+second.Header().Get("ETag")).Code, "one of several ETags")
+}
+
+// Addresses made up by visitors answer 404 without storing anything in
+// the cache, so they cannot fill it.
+func TestBlogMadeUpAddressesAreNotCached(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	_, u := signedIn(t, a, auth.RoleEditor)
+	ctx := context.Background()
+	p, err := a.Store.PostCreate(ctx, store.Actor{ID: u.ID}, store.PostInput{
+		Title: "Tagged", Slug: testenv.Unique("tagged"), BodyMD: "x", Tags: []string{"harbour"},
+	})
+	require.NoError(t, err)
+	_, err = a.Store.PostPublish(ctx, store.Actor{ID: u.ID}, p.ID)
+	require.NoError(t, err)
+	loads := func() float64 {
+		return testenv.Counter(t, a.Metrics.Registry, "keel_cache_loads_total", "family", "blog")
+	}
+	for _, path := range []string{"/blog", "/blog/tag/harbour"} {
+		require.Equal(t, http.StatusOK, get(t, a, path).Code, path)
+	}
+	before := loads()
+	for i := range 5 {
+		for _, path := range []string{
+			"/blog/tag/" + testenv.Unique("made-up"),
+			"/blog?page=" + strconv.Itoa(50+i),
+			"/blog/tag/harbour?page=" + strconv.Itoa(2+i),
+			"/blog/tag/" + strings.Repeat("b", 41),
+			"/blog/" + strings.Repeat("a", 101),
+			"/blog/Not_A_Slug",
+		} {
+			require.Equal(t, http.StatusNotFound, get(t, a, path).Code, path)
+		}
+	}
+	require.InDelta(t, before, loads(), 0, "nothing was loaded to be cached")
 }
 
 // Scheduling takes a time to come, in UTC.
@@ -328,4 +367,36 @@ func TestMediaFiles(t *testing.T) {
 	require.Contains(t, rec.Header().Get("Location"), "X-Amz-Signature")
 	require.Equal(t, http.StatusNotFound, get(t, a, "/files/invoices/2026/x.pdf").Code)
 	require.Equal(t, http.StatusNotFound, get(t, a, "/files/media/../invoices/x.pdf").Code)
+	require.Equal(t, http.StatusNotFound, get(t, a, "/files/media/x%00y.png").Code)
+	require.Empty(t, rec.Header().Values("Set-Cookie"), "files set no cookies")
+}
+
+// What the editor's form refuses, it refuses beside the field, keeping
+// what was typed; a long post fits.
+func TestPostFormRefusals(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	editor, _ := signedIn(t, a, auth.RoleEditor)
+	taken := testenv.Unique("taken")
+	require.Equal(t, http.StatusSeeOther, editor.Post("/admin/posts", url.Values{
+		"title": {"First"}, "slug": {taken}, "body": {"x"},
+	}).Code)
+
+	rec := editor.Post("/admin/posts", url.Values{"title": {"Second"}, "slug": {taken}, "body": {"Kept text."}})
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code, "another post's current address")
+	d := doc(t, rec)
+	require.Contains(t, d.Find("#post-slug-error").Text(), "Another post")
+	require.Contains(t, d.Find("#post-body").Text(), "Kept text.")
+
+	rec = editor.Post("/admin/posts", url.Values{"title": {"Nul"}, "body": {"a\x00b"}})
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	require.Contains(t, doc(t, rec).Find("#post-body-error").Text(), "control characters")
+
+	long := strings.Repeat("Ünïcode words in a long post. ", 3300) // 99,000 characters, 112 KB
+	require.Equal(t, http.StatusSeeOther, editor.Post("/admin/posts", url.Values{
+		"title": {"Long"}, "slug": {testenv.Unique("long")}, "body": {long},
+	}).Code)
+	rec = editor.Post("/admin/posts", url.Values{"title": {"Too long"}, "body": {long + long}})
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	require.Contains(t, doc(t, rec).Find("#post-body-error").Text(), "100,000")
 }

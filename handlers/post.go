@@ -179,6 +179,10 @@ func (h *Handlers) postRefused(c echo.Context, p store.Post, isNew bool, in stor
 	return h.renderPostForm(c, http.StatusUnprocessableEntity, f)
 }
 
+// maxPostBody is the most characters a post's body may have; a full
+// form of them fits in the default KEEL_BODY_LIMIT.
+const maxPostBody = 100_000
+
 // readPost reads and checks the editor's form.
 func readPost(c echo.Context) (store.PostInput, map[string]string) {
 	errs := map[string]string{}
@@ -200,8 +204,13 @@ func readPost(c echo.Context) (store.PostInput, map[string]string) {
 	if utf8.RuneCountInString(in.Excerpt) > 500 || badText(in.Excerpt, true) {
 		errs["excerpt"] = "Please keep the summary to 500 characters of plain text."
 	}
-	if len(in.BodyMD) > 100000 || !utf8.ValidString(in.BodyMD) {
+	switch {
+	case utf8.RuneCountInString(in.BodyMD) > maxPostBody:
 		errs["body"] = "Please keep the body under 100,000 characters."
+	case !utf8.ValidString(in.BodyMD) || strings.ContainsFunc(in.BodyMD, func(r rune) bool {
+		return unicode.IsControl(r) && r != '\n' && r != '\t'
+	}):
+		errs["body"] = "The body contains control characters (such as NUL); please remove them."
 	}
 	seen := map[string]bool{}
 	for raw := range strings.SplitSeq(c.FormValue("tags"), ",") {

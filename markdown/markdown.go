@@ -20,22 +20,34 @@ import (
 )
 
 // Renderer renders posts. MediaBase is the public address of the media
-// library ("https://cdn.example/media/"); links and images under it are
-// reported as the media a post uses.
+// library ("https://cdn.example/media/"); links and images under it, or
+// under another address that leads there, are reported as the media a
+// post uses.
 type Renderer struct {
 	MediaBase string
+	bases     []string
 	md        goldmark.Markdown
 	policy    *bluemonday.Policy
 }
 
-// New returns a Renderer for media published under mediaBase.
-func New(mediaBase string) *Renderer {
+// New returns a Renderer for media published under mediaBase; also
+// lists other addresses that lead to the same files (the site's own
+// route to them, absolute or as a path).
+func New(mediaBase string, also ...string) *Renderer {
 	policy := bluemonday.UGCPolicy()
 	policy.RequireNoReferrerOnLinks(true)
 	policy.AddTargetBlankToFullyQualifiedLinks(false)
 	policy.AllowURLSchemes("http", "https", "mailto")
+	mediaBase = strings.TrimSuffix(mediaBase, "/") + "/"
+	bases := []string{mediaBase}
+	for _, b := range also {
+		if b = strings.TrimSuffix(b, "/") + "/"; b != mediaBase {
+			bases = append(bases, b)
+		}
+	}
 	return &Renderer{
-		MediaBase: strings.TrimSuffix(mediaBase, "/") + "/",
+		MediaBase: mediaBase,
+		bases:     bases,
 		md:        goldmark.New(goldmark.WithExtensions(extension.GFM)),
 		policy:    policy,
 	}
@@ -80,8 +92,16 @@ func (r *Renderer) Render(source string) (string, []string, error) {
 // MediaKey returns the media key an address points to, if it points
 // into the media library.
 func (r *Renderer) MediaKey(address string) (string, bool) {
-	rest, ok := strings.CutPrefix(address, r.MediaBase)
-	if !ok || rest == "" {
+	address, _, _ = strings.Cut(address, "#")
+	address, _, _ = strings.Cut(address, "?")
+	var rest string
+	for _, base := range r.bases {
+		if after, ok := strings.CutPrefix(address, base); ok {
+			rest = after
+			break
+		}
+	}
+	if rest == "" {
 		return "", false
 	}
 	key, err := url.PathUnescape(rest)

@@ -64,3 +64,26 @@ func TestMediaKey(t *testing.T) {
 		require.False(t, ok, other)
 	}
 }
+
+// The site's own route to the files leads to the same media, however an
+// editor writes the address.
+func TestMediaKeyThroughTheSite(t *testing.T) {
+	t.Parallel()
+	r := markdown.New("https://cdn.example", "https://keel.example/files/", "/files/")
+	for _, address := range []string{
+		"https://cdn.example/media/k/x.png",
+		"https://keel.example/files/media/k/x.png",
+		"/files/media/k/x.png",
+		"/files/media/k/x.png#top",
+		"https://cdn.example/media/k/x.png?size=large",
+	} {
+		key, ok := r.MediaKey(address)
+		require.True(t, ok, address)
+		require.Equal(t, "media/k/x.png", key, address)
+	}
+	_, keys, err := r.Render("![a](/files/media/k/x.png) [b](https://keel.example/files/media/k/y.pdf#page=2)")
+	require.NoError(t, err)
+	require.Equal(t, []string{"media/k/x.png", "media/k/y.pdf"}, keys)
+	_, ok := r.MediaKey("/elsewhere/media/k/x.png")
+	require.False(t, ok)
+}

@@ -140,6 +140,9 @@ func (s *Store) savePost(ctx context.Context, q *db.Queries, actor Actor, id int
 			Slug: in.Slug, Title: in.Title, Excerpt: in.Excerpt, BodyMd: in.BodyMD, BodyHtml: html,
 			CoverID: in.CoverID, AuthorID: actor.ID,
 		})
+		if isUniqueViolation(err) { // another post has the slug now
+			return Post{}, ErrSlugTaken
+		}
 		if err != nil {
 			return Post{}, fmt.Errorf("insert post: %w", err)
 		}
@@ -155,6 +158,9 @@ func (s *Store) savePost(ctx context.Context, q *db.Queries, actor Actor, id int
 			ID: id, Slug: in.Slug, Title: in.Title, Excerpt: in.Excerpt, BodyMd: in.BodyMD, BodyHtml: html,
 			CoverID: in.CoverID,
 		})
+		if isUniqueViolation(err) {
+			return Post{}, ErrSlugTaken
+		}
 		if err != nil {
 			return Post{}, fmt.Errorf("update post: %w", err)
 		}
@@ -464,8 +470,29 @@ type PostPage struct {
 }
 
 // PostsPublished returns page (from 1) of the published posts, newest
-// first, with tag if it is not empty, through the cache.
+// first, with tag if it is not empty, through the cache. Only pages that
+// exist are cached: a tag no published post has, or a page past the
+// last, answers an empty page without storing it, so made-up addresses
+// cannot fill the cache.
 func (s *Store) PostsPublished(ctx context.Context, tag string, page, perPage int) (PostPage, error) {
+	if tag != "" {
+		tags, err := s.blogTags(ctx)
+		if err != nil {
+			return PostPage{}, err
+		}
+		if _, ok := slices.BinarySearch(tags, tag); !ok {
+			return PostPage{}, nil
+		}
+	}
+	if page > 1 {
+		first, err := s.PostsPublished(ctx, tag, 1, perPage)
+		if err != nil {
+			return PostPage{}, err
+		}
+		if int64((page-1)*perPage) >= first.Total {
+			return PostPage{Total: first.Total}, nil
+		}
+	}
 	key := fmt.Sprintf("list:%s:%d:%d", tag, page, perPage)
 	return blogCached(ctx, s, key, func(ctx context.Context) (PostPage, error) {
 		var t *string
@@ -484,6 +511,18 @@ func (s *Store) PostsPublished(ctx context.Context, tag string, page, perPage in
 		}
 		posts, err := s.completePosts(ctx, rows)
 		return PostPage{Posts: posts, Total: total}, err
+	})
+}
+
+// blogTags returns the tags of published posts, sorted, through the
+// cache.
+func (s *Store) blogTags(ctx context.Context) ([]string, error) {
+	return blogCached(ctx, s, "tags", func(ctx context.Context) ([]string, error) {
+		tags, err := s.q.PostTagsPublished(ctx)
+		if err != nil {
+			return nil, classify(fmt.Errorf("list tags: %w", err))
+		}
+		return tags, nil
 	})
 }
 

@@ -83,6 +83,12 @@ func TestPostSave(t *testing.T) {
 
 	_, err = s.PostCreate(ctx, actor, store.PostInput{Title: "Squatter", Slug: slug})
 	require.ErrorIs(t, err, store.ErrSlugTaken, "an old slug stays the first post's")
+	_, err = s.PostCreate(ctx, actor, store.PostInput{Title: "Namesake", Slug: newSlug})
+	require.ErrorIs(t, err, store.ErrSlugTaken, "nor can a new post take another's current slug")
+	other, err := s.PostCreate(ctx, actor, store.PostInput{Title: "Other", Slug: testenv.Unique("other")})
+	require.NoError(t, err)
+	_, err = s.PostUpdate(ctx, actor, other.ID, store.PostInput{Title: "Other", Slug: newSlug})
+	require.ErrorIs(t, err, store.ErrSlugTaken, "nor an edited one")
 	_, err = s.PostCreate(ctx, actor, store.PostInput{Title: "Bad cover", Slug: testenv.Unique("bad-cover"), CoverID: &pdf.ID})
 	require.ErrorIs(t, err, store.ErrBadCover, "a PDF is no cover")
 

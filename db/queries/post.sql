@@ -89,3 +89,8 @@ GROUP BY t.tag ORDER BY t.tag;
 
 -- name: PostSitemap :many
 SELECT slug, updated_at FROM posts WHERE status = 'published' ORDER BY publish_at DESC LIMIT 50000;
+
+-- name: PostTagsPublished :many
+-- The tags of published posts.
+SELECT DISTINCT t.tag FROM post_tags t JOIN posts p ON p.id = t.post_id
+WHERE p.status = 'published' ORDER BY t.tag;
