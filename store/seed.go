@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"keel/db"
 )
@@ -73,6 +76,65 @@ func (s *Store) Seed(ctx context.Context, hash func(string) (string, error)) err
 		})
 		if err != nil {
 			return classify(fmt.Errorf("seed lead %s: %w", l.email, err))
+		}
+	}
+	return s.seedPosts(ctx)
+}
+
+// demoPosts are the blog's demo posts: published ones with tags, and a
+// draft the public does not see.
+var demoPosts = []struct {
+	in        PostInput
+	published bool
+}{
+	{PostInput{
+		Title: "Welcome to the Keel blog", Slug: "welcome", Excerpt: "What we do, and what you will read here.",
+		Tags: []string{"news"},
+		BodyMD: "We run events, training and support for teams like yours.\n\n" +
+			"Here you will find **news**, customer stories and notes from the workshop.\n\n" +
+			"- Order from the [catalogue](/catalogue) and follow your order live.\n" +
+			"- Ask us anything through the [contact form](/contact).\n",
+	}, true},
+	{PostInput{
+		Title: "How an order is processed", Slug: "how-an-order-is-processed",
+		Excerpt: "From the moment you order to the invoice in your inbox.",
+		Tags:    []string{"orders", "how-to"},
+		BodyMD: "## Ordering\n\nYou choose from the catalogue and send the order. We answer at once; " +
+			"the rest happens in the background.\n\n## Processing\n\n" +
+			"The invoice is made, then emailed. The order page shows each step as it happens.\n\n" +
+			"| Step | Usually takes |\n|---|---|\n| Invoice | a second |\n| Email | a few seconds |\n",
+	}, true},
+	{PostInput{
+		Title: "Spring workshop dates (draft)", Slug: "spring-workshop-dates",
+		Excerpt: "Not published yet.", Tags: []string{"events"},
+		BodyMD: "Dates to be confirmed.",
+	}, false},
+}
+
+// seedPosts adds the demo posts that are not there yet, as the demo
+// editor.
+func (s *Store) seedPosts(ctx context.Context) error {
+	editor, err := s.UserGetByEmail(ctx, "editor@keel.localhost")
+	if err != nil {
+		return fmt.Errorf("seed posts: %w", err)
+	}
+	actor := Actor{ID: editor.ID, Email: editor.Email}
+	for _, d := range demoPosts {
+		_, err := s.q.PostGetBySlug(ctx, d.in.Slug)
+		if err == nil {
+			continue // there already, perhaps edited since
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return classify(fmt.Errorf("seed post %s: %w", d.in.Slug, err))
+		}
+		p, err := s.PostCreate(ctx, actor, d.in)
+		if err != nil {
+			return fmt.Errorf("seed post %s: %w", d.in.Slug, err)
+		}
+		if d.published {
+			if _, err := s.PostPublish(ctx, actor, p.ID); err != nil {
+				return fmt.Errorf("publish post %s: %w", d.in.Slug, err)
+			}
 		}
 	}
 	return nil

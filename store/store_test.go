@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"keel/jobs"
+	"keel/markdown"
 	"keel/store"
 	"keel/testenv"
 )
@@ -212,16 +213,19 @@ func TestSeedIsIdempotent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, tx := newStore(t)
-	seeded := func() int {
-		var n int
-		err := tx.QueryRow(ctx, "SELECT count(*) FROM leads WHERE source = 'seed'").Scan(&n)
+	s = s.WithMarkdown(markdown.New(mediaBase))
+	seeded := func() [2]int {
+		var n [2]int
+		err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM leads WHERE source = 'seed'),
+			(SELECT count(*) FROM posts WHERE status = 'published' AND slug IN ('welcome', 'how-an-order-is-processed'))`).Scan(&n[0], &n[1])
 		require.NoError(t, err)
 		return n
 	}
 
 	require.NoError(t, s.Seed(ctx, fakeHash))
 	first := seeded()
-	require.Positive(t, first)
+	require.Positive(t, first[0])
+	require.Positive(t, first[1], "the blog has posts to read")
 	require.NoError(t, s.Seed(ctx, fakeHash))
 	require.Equal(t, first, seeded())
 }
