@@ -314,6 +314,18 @@ func (q *Queries) PostRevisionGet(ctx context.Context, arg PostRevisionGetParams
 	return i, err
 }
 
+const postRevisionLatest = `-- name: PostRevisionLatest :one
+SELECT coalesce(max(id), 0)::bigint FROM post_revisions WHERE post_id = $1
+`
+
+// The newest revision of a post: the save an edit starts from.
+func (q *Queries) PostRevisionLatest(ctx context.Context, postID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, postRevisionLatest, postID)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const postRevisions = `-- name: PostRevisions :many
 SELECT r.id, r.post_id, r.title, r.excerpt, r.body_md, r.saved_by, r.created_at, coalesce(u.name, '') AS saved_by_name
 FROM post_revisions r LEFT JOIN users u ON u.id = r.saved_by

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"testing"
@@ -399,4 +400,44 @@ func TestPostFormRefusals(t *testing.T) {
 	rec = editor.Post("/admin/posts", url.Values{"title": {"Too long"}, "body": {long + long}})
 	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
 	require.Contains(t, doc(t, rec).Find("#post-body-error").Text(), "100,000")
+}
+
+// A save from a copy someone else has saved over since is refused with
+// the editor's text kept; saving again from there is a deliberate
+// choice and goes through.
+func TestPostConcurrentEdits(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	first, _ := signedIn(t, a, auth.RoleEditor)
+	second, _ := signedIn(t, a, auth.RoleEditor)
+	slug := testenv.Unique("shared")
+	rec := first.Post("/admin/posts", url.Values{"title": {"Shared"}, "slug": {slug}, "body": {"Start."}})
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	edit := rec.Header().Get("Location")
+
+	saved := func(c *testenv.Client) string {
+		v, ok := doc(t, c.Get(edit)).Find(`#post-form input[name="revision"]`).Attr("value")
+		require.True(t, ok)
+		return v
+	}
+	firstCopy, secondCopy := saved(first), saved(second)
+	require.Equal(t, http.StatusSeeOther, second.Post(edit, url.Values{
+		"title": {"Shared"}, "slug": {slug}, "body": {"Second's words."}, "revision": {secondCopy},
+	}).Code)
+
+	rec = first.Post(edit, url.Values{"title": {"Shared"}, "slug": {slug}, "body": {"First's words."}, "revision": {firstCopy}})
+	require.Equal(t, http.StatusConflict, rec.Code)
+	d := doc(t, rec)
+	require.Contains(t, d.Find(".alert-error").Text(), "Someone else saved this post")
+	require.Contains(t, d.Find("#post-body").Text(), "First's words.")
+	id, err := strconv.ParseInt(path.Base(edit), 10, 64)
+	require.NoError(t, err)
+	p, err := a.Store.PostGetByID(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, "Second's words.", p.BodyMD, "nothing was overwritten")
+
+	again, _ := d.Find(`#post-form input[name="revision"]`).Attr("value")
+	require.Equal(t, http.StatusSeeOther, first.Post(edit, url.Values{
+		"title": {"Shared"}, "slug": {slug}, "body": {"First's words."}, "revision": {again},
+	}).Code)
 }

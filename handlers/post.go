@@ -104,6 +104,9 @@ func (h *Handlers) postForm(c echo.Context, p store.Post, isNew bool) (views.Pos
 	if err != nil {
 		return f, err
 	}
+	if len(revisions) > 0 {
+		f.Revision = strconv.FormatInt(revisions[0].ID, 10)
+	}
 	for _, r := range revisions {
 		f.Revisions = append(f.Revisions, views.RevisionRow{
 			ID: r.ID, Saved: r.CreatedAt.UTC().Format("2 Jan 2006 15:04:05"), By: r.SavedByName, Title: r.Title,
@@ -158,8 +161,29 @@ func (h *Handlers) postSaveFailed(c echo.Context, p store.Post, isNew bool, in s
 		return h.postRefused(c, p, isNew, in, map[string]string{"slug": "Another post has, or had, this address; please choose another."})
 	case errors.Is(err, store.ErrBadCover):
 		return h.postRefused(c, p, isNew, in, map[string]string{"cover": "Please choose an image from the media library."})
+	case errors.Is(err, store.ErrEdited):
+		// Shown with the current post's time, so saving again is a
+		// deliberate choice to replace the other save.
+		current, err := h.Store.PostGetByID(c.Request().Context(), p.ID)
+		if err != nil {
+			return err
+		}
+		f, err := h.postForm(c, current, false)
+		if err != nil {
+			return err
+		}
+		keepTyped(c, &f, in)
+		f.Conflict = true
+		return h.renderPostForm(c, http.StatusConflict, f)
 	}
 	return err
+}
+
+// keepTyped puts what the editor sent back into the form.
+func keepTyped(c echo.Context, f *views.PostForm, in store.PostInput) {
+	f.Title, f.Slug, f.Excerpt, f.Body = in.Title, in.Slug, in.Excerpt, in.BodyMD
+	f.Tags = c.FormValue("tags")
+	f.CoverID = c.FormValue("cover")
 }
 
 // postRefused shows the editor again with what was typed and what to
@@ -169,9 +193,10 @@ func (h *Handlers) postRefused(c echo.Context, p store.Post, isNew bool, in stor
 	if err != nil {
 		return err
 	}
-	f.Title, f.Slug, f.Excerpt, f.Body = in.Title, in.Slug, in.Excerpt, in.BodyMD
-	f.Tags = c.FormValue("tags")
-	f.CoverID = c.FormValue("cover")
+	keepTyped(c, &f, in)
+	if raw := c.FormValue("revision"); raw != "" {
+		f.Revision = raw // still the copy the editor started from
+	}
 	if html, _, err := h.Markdown.Render(in.BodyMD); err == nil {
 		f.Preview = html
 	}
@@ -227,6 +252,13 @@ func readPost(c echo.Context) (store.PostInput, map[string]string) {
 	}
 	if len(in.Tags) > 10 {
 		errs["tags"] = "Please use at most 10 tags."
+	}
+	if raw := c.FormValue("revision"); raw != "" {
+		rev, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || rev <= 0 {
+			errs["title"] = "The form was damaged; please reload the post."
+		}
+		in.Revision = rev
 	}
 	if raw := c.FormValue("cover"); raw != "" {
 		id, err := strconv.ParseInt(raw, 10, 64)

@@ -51,6 +51,9 @@ type PostInput struct {
 	BodyMD  string
 	CoverID *int64
 	Tags    []string
+	// Revision, when set, is the revision the editor started from: if
+	// the post was saved since, PostUpdate returns ErrEdited.
+	Revision int64
 }
 
 // PostRevision is one saved version of a post.
@@ -65,6 +68,9 @@ type PostRevision struct {
 
 // Errors of saving posts.
 var (
+	// ErrEdited means the post was saved by someone else since the
+	// editor loaded it.
+	ErrEdited = errors.New("post edited meanwhile")
 	// ErrSlugTaken means another post has, or had, the slug.
 	ErrSlugTaken = errors.New("slug taken")
 	// ErrBadCover means the cover is not a ready image of the library.
@@ -150,6 +156,15 @@ func (s *Store) savePost(ctx context.Context, q *db.Queries, actor Actor, id int
 		before, err := q.PostGetForUpdate(ctx, id)
 		if err != nil {
 			return Post{}, fmt.Errorf("lock post %d: %w", id, err)
+		}
+		if in.Revision != 0 {
+			latest, err := q.PostRevisionLatest(ctx, id)
+			if err != nil {
+				return Post{}, fmt.Errorf("latest revision of post %d: %w", id, err)
+			}
+			if latest != in.Revision {
+				return Post{}, ErrEdited
+			}
 		}
 		if before.Slug != in.Slug {
 			detail["slug"] = map[string]any{"from": before.Slug, "to": in.Slug}

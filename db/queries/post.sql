@@ -94,3 +94,7 @@ SELECT slug, updated_at FROM posts WHERE status = 'published' ORDER BY publish_a
 -- The tags of published posts.
 SELECT DISTINCT t.tag FROM post_tags t JOIN posts p ON p.id = t.post_id
 WHERE p.status = 'published' ORDER BY t.tag;
+
+-- name: PostRevisionLatest :one
+-- The newest revision of a post: the save an edit starts from.
+SELECT coalesce(max(id), 0)::bigint FROM post_revisions WHERE post_id = $1;
