@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
+	"riverqueue.com/riverui"
 
 	"keel/auth"
 	"keel/blob"
@@ -33,6 +34,9 @@ import (
 	"keel/ratelimit"
 	"keel/store"
 )
+
+// JobsUIPrefix is where River's UI is mounted in the portal.
+const JobsUIPrefix = "/admin/jobs"
 
 // App is a running Keel: its services and its HTTP handler.
 type App struct {
@@ -63,6 +67,7 @@ type App struct {
 	stopHub  context.CancelFunc
 	signaler *live.Signaler
 	worker   *river.Client[pgx.Tx] // nil unless this process works jobs
+	jobsUI   *riverui.Handler
 }
 
 // Options change how New assembles the app.
@@ -179,6 +184,17 @@ func (a *App) assemble(o Options) error {
 		if a.worker, err = jobs.NewClient(a.Pool, deps, opts); err != nil {
 			return err
 		}
+	}
+
+	// River's own UI, behind the portal's sign-in and permissions; it
+	// reads and changes jobs through the inserting client.
+	a.jobsUI, err = riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(a.inserter, nil),
+		Logger:    a.Logger,
+		Prefix:    JobsUIPrefix,
+	})
+	if err != nil {
+		return fmt.Errorf("river ui: %w", err)
 	}
 
 	a.Metrics.WatchDatabase(a.Pool, "primary")

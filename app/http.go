@@ -126,6 +126,7 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 		Queue:             a.Queue,
 		TaxRateBP:         cfg.TaxRateBP(),
 		OrderEmailLimit:   cfg.OrderEmailLimit,
+		JobsUI:            a.jobsUI,
 		Stopping:          a.stopping,
 	})
 	return e
@@ -311,8 +312,11 @@ func csrf(production bool) echo.MiddlewareFunc {
 	//nolint:gosec // G101: no credential here, only the CSRF cookie's name.
 	return middleware.CSRFWithConfig(middleware.CSRFConfig{
 		// Files and probes change nothing and must not set cookies.
+		// River UI's API sends no token; its writes are checked to come
+		// from the site's own pages instead (handlers.sameOrigin).
 		Skipper: func(c echo.Context) bool {
-			return quiet(c.Path()) || strings.HasPrefix(c.Path(), "/files/") || isStream(c)
+			return quiet(c.Path()) || strings.HasPrefix(c.Path(), "/files/") ||
+				strings.HasPrefix(c.Path(), JobsUIPrefix+"/api/") || isStream(c)
 		},
 		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
 		CookieName:     name,

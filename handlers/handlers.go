@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -69,6 +70,9 @@ type Deps struct {
 	// OrderEmailLimit is how many orders one address may receive an
 	// hour.
 	OrderEmailLimit int
+	// JobsUI is River's UI, mounted at /admin/jobs: jobs:read to look,
+	// jobs:write to retry, cancel or delete jobs and pause queues.
+	JobsUI http.Handler
 	// Stopping closes when the server begins to shut down: live streams
 	// end and tell their clients when to come back.
 	Stopping <-chan struct{}
@@ -174,6 +178,9 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 	a.POST("/media/uploads", "media:write", h.mediaUploadCreate, "media.upload")
 	a.POST("/media/:id/confirm", "media:write", h.mediaConfirm, "media.confirm")
 	a.POST("/media/:id/delete", "media:write", h.mediaDelete, "media.delete")
+	if d.JobsUI != nil {
+		a.mount("/jobs", "jobs:read", "jobs:write", d.JobsUI, "jobs.index")
+	}
 
 	return h
 }
@@ -207,6 +214,40 @@ func (p portalGroup) POST(path string, perm auth.Permission, fn echo.HandlerFunc
 func (p portalGroup) add(method, path string, perm auth.Permission, fn echo.HandlerFunc, name string) {
 	p.g.Add(method, path, fn, p.h.require(perm)).Name = name
 	p.h.guards[method+" "+p.prefix+path] = perm
+}
+
+// mount serves handler under path: reading (GET) needs read; writing
+// through its API (any other method) needs write and a request from the
+// site's own pages, since such a handler's API checks no CSRF token.
+func (p portalGroup) mount(path string, read, write auth.Permission, handler http.Handler, name string) {
+	serve := echo.WrapHandler(handler)
+	p.g.GET(path, serve, p.h.require(read)) // redirects to path + "/"
+	p.h.guards[http.MethodGet+" "+p.prefix+path] = read
+	p.g.GET(path+"/", serve, p.h.require(read)).Name = name
+	p.h.guards[http.MethodGet+" "+p.prefix+path+"/"] = read
+	p.g.GET(path+"/*", serve, p.h.require(read))
+	p.h.guards[http.MethodGet+" "+p.prefix+path+"/*"] = read
+	p.g.GET(path+"/api/*", serve, p.h.require(read))
+	p.h.guards[http.MethodGet+" "+p.prefix+path+"/api/*"] = read
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		p.g.Add(method, path+"/api/*", serve, p.h.require(write), p.h.sameOrigin)
+		p.h.guards[method+" "+p.prefix+path+"/api/*"] = write
+	}
+}
+
+// sameOrigin refuses a request that a browser says came from another
+// site, or whose Origin is not Keel's own.
+func (h *Handlers) sameOrigin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		site := req.Header.Get("Sec-Fetch-Site")
+		origin := req.Header.Get("Origin")
+		if (site != "" && site != "same-origin") || origin != strings.TrimSuffix(h.BaseURL, "/") {
+			return &Error{Status: http.StatusForbidden, Code: "cross_site",
+				Message: "This request came from another site."}
+		}
+		return next(c)
+	}
 }
 
 // require lets a request through only when someone is signed in and
@@ -293,6 +334,7 @@ func (h *Handlers) adminPage(c echo.Context, title, current string) views.AdminP
 		{"Media", "media.index", "media:write"},
 		{"Users", "user.index", "users:read"},
 		{"Audit log", "audit.index", "audit:read"},
+		{"Jobs", "jobs.index", "jobs:read"},
 		{"Your account", "account.show", auth.SignedIn},
 	}
 	var nav []views.NavLink
