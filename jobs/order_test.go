@@ -211,15 +211,24 @@ func TestProcessOrderSMTPDown(t *testing.T) {
 
 // scriptedSMTP is an SMTP server on loopback for the failures the real
 // catcher cannot show: it refuses recipients named "bounce@...", and
-// with hang it takes a whole message and never answers. It counts the
-// messages it received whole, by recipient.
+// after it has a whole message it behaves as its script says. It counts
+// the messages it received whole, by recipient.
+type smtpScript int
+
+const (
+	smtpAnswers     smtpScript = iota // as a mail server should
+	smtpHangs                         // never answers the message
+	smtpDropsAfter                    // accepts it, then drops the connection
+	smtpRefusesRset                   // accepts it, then refuses RSET
+)
+
 type scriptedSMTP struct {
 	addr     string
 	mu       sync.Mutex
 	received map[string]int
 }
 
-func newScriptedSMTP(t *testing.T, hang bool) *scriptedSMTP {
+func newScriptedSMTP(t *testing.T, script smtpScript) *scriptedSMTP {
 	t.Helper()
 	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -232,13 +241,13 @@ func newScriptedSMTP(t *testing.T, hang bool) *scriptedSMTP {
 			if err != nil {
 				return
 			}
-			conns.Go(func() { srv.serve(conn, hang) })
+			conns.Go(func() { srv.serve(conn, script) })
 		}
 	}()
 	return srv
 }
 
-func (s *scriptedSMTP) serve(conn net.Conn, hang bool) {
+func (s *scriptedSMTP) serve(conn net.Conn, script smtpScript) {
 	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(conn)
@@ -277,11 +286,17 @@ func (s *scriptedSMTP) serve(conn net.Conn, hang bool) {
 			s.mu.Lock()
 			s.received[rcpt]++
 			s.mu.Unlock()
-			if hang {
+			switch script {
+			case smtpHangs:
 				_, _ = io.Copy(io.Discard, r) // the message is here; the answer never comes
+				return
+			case smtpDropsAfter:
+				say("250 OK queued")
 				return
 			}
 			say("250 OK queued")
+		case cmd == "RSET" && script == smtpRefusesRset:
+			say("554 5.5.1 Transaction failed")
 		case cmd == "RSET", cmd == "NOOP":
 			say("250 OK")
 		case cmd == "QUIT":
@@ -303,7 +318,7 @@ func (s *scriptedSMTP) count(rcpt string) int {
 // uncertain: the order moves on and no retry sends it again.
 func TestProcessOrderSMTPSilentAfterData(t *testing.T) {
 	t.Parallel()
-	srv := newScriptedSMTP(t, true)
+	srv := newScriptedSMTP(t, smtpHangs)
 	r := newOrderRigSMTP(t, srv.addr, time.Second)
 	email := testenv.Unique("silent") + "@example.com"
 	o := r.order(t, email)
@@ -320,11 +335,35 @@ func TestProcessOrderSMTPSilentAfterData(t *testing.T) {
 	require.Equal(t, 1, srv.count(email), "nothing is sent again")
 }
 
+// A message the server accepted is sent, whatever goes wrong after its
+// "250": the order moves on and nothing is sent twice.
+func TestProcessOrderSMTPFailsAfterAccepting(t *testing.T) {
+	t.Parallel()
+	for name, script := range map[string]smtpScript{"ConnectionDropped": smtpDropsAfter, "ResetRefused": smtpRefusesRset} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := newScriptedSMTP(t, script)
+			r := newOrderRigSMTP(t, srv.addr, 5*time.Second)
+			email := testenv.Unique("accepted") + "@example.com"
+			o := r.order(t, email)
+
+			res, err := r.work(t, o)
+			require.NoError(t, err)
+			require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+			require.Equal(t, store.OrderEmailed, r.reload(t, o).Status)
+			require.Equal(t, 1, countRows(t, r.tx, "SELECT count(*) FROM emails WHERE recipient = $1 AND status = 'sent'", email))
+			_, err = r.work(t, o)
+			require.NoError(t, err)
+			require.Equal(t, 1, srv.count(email), "sent once")
+		})
+	}
+}
+
 // An address refused for good is not retried: the order stays
 // invoiced, staff are told, and the staff notice still goes out.
 func TestProcessOrderRecipientRefused(t *testing.T) {
 	t.Parallel()
-	srv := newScriptedSMTP(t, false)
+	srv := newScriptedSMTP(t, smtpAnswers)
 	r := newOrderRigSMTP(t, srv.addr, 5*time.Second)
 	email := testenv.Unique("bounce") + "@example.com"
 	o := r.order(t, email)

@@ -75,9 +75,13 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+	err = client.DialAndSendWithContext(ctx, msg)
+	if err != nil && !msg.IsDelivered() {
 		return fmt.Errorf("smtp send to %s: %w", s.cfg.Addr, classify(err))
 	}
+	// Once the server has answered the message with 250 it is sent: a
+	// failed RSET or QUIT afterwards changes nothing, and trying again
+	// would send it twice.
 	return nil
 }
 
