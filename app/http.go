@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -65,6 +67,7 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 		requestLogger(a.Logger),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: true}),
 		securityHeaders(cfg.Production(), contentSecurityPolicy(cfg)),
+		plainPath,
 		middleware.BodyLimit(cfg.BodyLimit),
 		parseForm,
 		csrf(cfg.Production()),
@@ -239,6 +242,20 @@ func (a *App) Handler() http.Handler {
 		}
 		a.Echo.ServeHTTP(w, r)
 	})
+}
+
+// plainPath answers 404 to a path with control characters (a NUL, say)
+// or bytes that are not UTF-8: no page has such an address, and they
+// must not reach a database query as a token or a key.
+func plainPath(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := c.Request().URL.Path
+		if !utf8.ValidString(p) || strings.ContainsFunc(p, unicode.IsControl) {
+			return &handlers.Error{Status: http.StatusNotFound, Code: "not_found",
+				Message: "There is no page at this address."}
+		}
+		return next(c)
+	}
 }
 
 // parseForm reads a form body before anything looks at it, so that a

@@ -218,3 +218,17 @@ func TestBodyTooLarge(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A path with a NUL or bytes that are not UTF-8 names no page: 404,
+// before any query sees it.
+func TestMalformedPathsAreNotFound(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	for _, path := range []string{
+		"/orders/%00", "/orders/%00/events", "/orders/%00/invoice", "/catalogue/%00",
+		"/blog/%00", "/orders/ab%ffcd", "/blog/tag/a%0Ab",
+	} {
+		rec := get(t, a, path)
+		require.Equal(t, http.StatusNotFound, rec.Code, path)
+	}
+}
