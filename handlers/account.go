@@ -220,7 +220,7 @@ func (h *Handlers) finishSignOut(c echo.Context) error {
 
 func (h *Handlers) auditSessions(c echo.Context, action string, target store.User, detail map[string]any) error {
 	a := actor(c)
-	return h.Store.Audit(c.Request().Context(), store.AuditEntry{
+	return h.Store.SessionsEnded(c.Request().Context(), target.ID, store.AuditEntry{
 		ActorID:    a.ID,
 		ActorEmail: a.Email,
 		Action:     action,

@@ -200,6 +200,13 @@ func (h *Handlers) staffEvents(c echo.Context) error {
 		return err != nil || alive // Redis away: sessions cannot be checked, nor renewed
 	}
 	return s.loop(sub, check, func(e store.Event) error {
+		if e.Kind == store.EventSignedOut {
+			// Some of the person's devices were signed out: this one?
+			if !check() {
+				return errStreamDone
+			}
+			return nil
+		}
 		if e.Topic != store.TopicStaff {
 			// The person's access changed; the event says to what.
 			u.Role, u.Status = e.Data["role"], e.Data["status"]

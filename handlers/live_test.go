@@ -18,6 +18,7 @@ import (
 
 	"keel/app"
 	"keel/auth"
+	"keel/live"
 	"keel/store"
 	"keel/testenv"
 )
@@ -348,4 +349,29 @@ func TestNotificationCentre(t *testing.T) {
 	rec = c.Post("/admin/notifications/read", url.Values{"upto": {itoa(mine)}})
 	require.Equal(t, http.StatusSeeOther, rec.Code)
 	require.Equal(t, 0, doc(t, c.Get("/admin/notifications")).Find(".notification.unread:contains('"+tag+"')").Length())
+}
+
+// Signing a person out everywhere ends their open streams at once, not
+// at the next heartbeat.
+func TestStaffStreamEndsWhenSignedOut(t *testing.T) {
+	t.Parallel()
+	a, base := liveApp(t)
+	c, u := signedIn(t, a, auth.RoleSupport)
+	other := testenv.NewClient(t, a)
+	other.SignIn(u.Email, testenv.TestPassword)
+	events, _ := openStream(t, c, base, "")
+	require.Equal(t, "badge", nextEvent(t, events).name)
+
+	require.Equal(t, http.StatusSeeOther, other.Post("/admin/account/signout-everywhere", nil).Code)
+	ended := make(chan struct{})
+	go func() {
+		for range events { //nolint:revive // drained until the stream ends
+		}
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(live.HeartbeatEvery / 2):
+		t.Fatal("the stream went on after its device was signed out")
+	}
 }

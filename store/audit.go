@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"keel/db"
 )
 
@@ -39,6 +41,22 @@ type auditTarget interface {
 // Audit appends one entry to the audit log.
 func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 	return classify(insertAudit(ctx, s.q, e))
+}
+
+// SessionsEnded records that some of a user's devices were signed out,
+// with an event on the user's topic in the same transaction, so their
+// open live streams check at once whether they may go on.
+func (s *Store) SessionsEnded(ctx context.Context, userID int64, e AuditEntry) error {
+	err := s.inTx(ctx, func(_ pgx.Tx, q *db.Queries) error {
+		if err := insertAudit(ctx, q, e); err != nil {
+			return err
+		}
+		return addEvent(ctx, q, Event{Topic: UserTopic(userID), Kind: EventSignedOut})
+	})
+	if err == nil {
+		s.signal(ctx)
+	}
+	return err
 }
 
 // audit appends an entry for actor doing action to target, inside the

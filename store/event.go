@@ -56,6 +56,7 @@ const (
 	EventJobDiscarded  = "job.discarded"
 	EventOrderStatus   = "order.status"
 	EventAccessChanged = "user.access"
+	EventSignedOut     = "user.signed_out"
 )
 
 // NotificationPermissions lists every permission a staff event may
