@@ -148,23 +148,38 @@ var ErrClosed = errors.New("live streams are closing")
 func (f *Fanout) Attach(ctx context.Context, name string, limit int, render Render) (*Stream, error) {
 	f.attach.Lock()
 	defer f.attach.Unlock()
-	f.mu.Lock()
-	t := f.topics[name]
-	f.mu.Unlock()
-	if t == nil {
-		sub, err := f.hub.Subscribe(ctx, "fanout:"+name, 0, name)
-		if err != nil {
-			return nil, err
-		}
-		t = &topic{name: name, sub: sub, render: render, streams: map[*Stream]struct{}{}}
+	for {
 		f.mu.Lock()
-		f.topics[name] = t
+		t := f.topics[name]
 		f.mu.Unlock()
-		go f.relay(t)
+		if t == nil {
+			sub, err := f.hub.Subscribe(ctx, "fanout:"+name, 0, name)
+			if err != nil {
+				return nil, err
+			}
+			t = &topic{name: name, sub: sub, render: render, streams: map[*Stream]struct{}{}}
+			f.mu.Lock()
+			f.topics[name] = t
+			f.mu.Unlock()
+			go f.relay(t)
+		}
+		s, err := f.join(t, limit)
+		if s != nil || err != nil {
+			return s, err
+		}
+		// The topic's last stream closed (or the hub dropped it) in the
+		// meantime, and its subscription with it: start again.
 	}
+}
 
+// join adds a stream to t, unless t is no longer the topic's current
+// subscription (then both results are nil).
+func (f *Fanout) join(t *topic, limit int) (*Stream, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.topics[t.name] != t && !f.closed {
+		return nil, nil
+	}
 	switch {
 	case f.closed:
 		return nil, ErrClosed
@@ -202,11 +217,9 @@ func (s *Stream) Cancel() { s.close() }
 func (f *Fanout) relay(t *topic) {
 	for e := range t.sub.C {
 		data, last := t.render(e)
-		f.mu.Lock()
-		for s := range t.streams {
+		for _, s := range f.members(t) {
 			s.enqueue(data, last)
 		}
-		f.mu.Unlock()
 	}
 	// The hub dropped the topic (behind) or stopped: its browsers come
 	// back and read the state afresh.
@@ -214,10 +227,22 @@ func (f *Fanout) relay(t *topic) {
 	if f.topics[t.name] == t {
 		delete(f.topics, t.name)
 	}
-	for s := range t.streams {
+	f.mu.Unlock()
+	for _, s := range f.members(t) {
 		s.enqueue([]byte(f.opts.Retry), true)
 	}
-	f.mu.Unlock()
+}
+
+// members returns t's streams. Enqueueing may wait for the writers,
+// which take f.mu to close a stream, so it happens without the lock.
+func (f *Fanout) members(t *topic) []*Stream {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]*Stream, 0, len(t.streams))
+	for s := range t.streams {
+		out = append(out, s)
+	}
+	return out
 }
 
 // enqueue adds bytes to write; last closes the stream after them.
@@ -319,9 +344,9 @@ func (s *Stream) close() {
 // heartbeat keeps connections open through proxies, finds the ones
 // whose browser left, and ends streams past their lifetime.
 func (f *Fanout) heartbeat(now time.Time) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for s := range f.streams {
+	// Enqueueing may wait for the writers, which take f.mu to close a
+	// stream: the lock is not held while it does.
+	for _, s := range f.snapshot() {
 		if now.After(s.expires) {
 			s.enqueue([]byte(f.opts.Retry), true)
 			continue
@@ -339,24 +364,29 @@ func (f *Fanout) Shutdown() {
 		return
 	}
 	f.closed = true
-	for s := range f.streams {
+	f.mu.Unlock()
+	for _, s := range f.snapshot() {
 		s.enqueue([]byte(f.opts.Retry), true)
 	}
-	f.mu.Unlock()
 
 	deadline := time.Now().Add(f.opts.WriteTimeout)
 	for time.Now().Before(deadline) && f.Len() > 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
-	f.mu.Lock()
-	left := make([]*Stream, 0, len(f.streams))
-	for s := range f.streams {
-		left = append(left, s)
-	}
-	f.mu.Unlock()
-	for _, s := range left {
+	for _, s := range f.snapshot() {
 		s.close()
 	}
+}
+
+// snapshot returns the open streams.
+func (f *Fanout) snapshot() []*Stream {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]*Stream, 0, len(f.streams))
+	for s := range f.streams {
+		out = append(out, s)
+	}
+	return out
 }
 
 // Len returns how many streams are open.
