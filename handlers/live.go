@@ -156,10 +156,15 @@ func (h *Handlers) staffEvents(c echo.Context) error {
 	s := h.newStream(c, "staff")
 	defer s.end()
 	csrf := csrfToken(c)
-	notify := func(e store.Event) error {
+	// notify sends a notification for the centre's list and, as it
+	// happens (not when replayed), a toast.
+	notify := func(e store.Event, toast bool) error {
 		n := h.notificationView(e, false)
 		if err := s.render("notification", e.ID, views.NotificationItem(n, csrf)); err != nil {
 			return err
+		}
+		if !toast {
+			return nil
 		}
 		if err := s.render("toast", e.ID, views.NotificationToast(n)); err != nil {
 			return err
@@ -182,9 +187,14 @@ func (h *Handlers) staffEvents(c echo.Context) error {
 		if err != nil {
 			return nil
 		}
-		if len(missed) < replayLimit {
+		if len(missed) >= replayLimit {
+			// Too much to send: an open notification centre reloads.
+			if s.event("stale", sub.From, "") != nil {
+				return nil
+			}
+		} else {
 			for _, e := range missed {
-				if notify(e) != nil {
+				if notify(e, false) != nil {
 					return nil
 				}
 			}
@@ -219,7 +229,7 @@ func (h *Handlers) staffEvents(c echo.Context) error {
 		if !viewer.Sees(e) {
 			return nil
 		}
-		if err := notify(e); err != nil {
+		if err := notify(e, true); err != nil {
 			return err
 		}
 		return badge(e.ID)

@@ -18,8 +18,14 @@
     }
   });
 
-  // Toasts that arrive live leave by themselves.
+  // Toasts that arrive live leave by themselves. A stream back after
+  // missing more than it can replay says "stale": an open notification
+  // centre reads its list afresh.
   document.addEventListener("htmx:sseMessage", function (e) {
+    if (e.detail.type === "stale" && document.getElementById("notification-list")) {
+      window.location.reload();
+      return;
+    }
     if (e.detail.type !== "toast") return;
     var region = document.getElementById("toasts");
     var el = region && region.lastElementChild;
