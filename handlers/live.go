@@ -35,7 +35,8 @@ func (h *Handlers) orderEvents(c echo.Context) error {
 		return err // no stream for an order that does not exist
 	}
 	if h.orderStatusView(o).Step < views.OrderStepsDone && h.Fanout != nil &&
-		c.Request().ProtoMajor == 1 && c.Request().Header.Get("Accept") == "text/event-stream" {
+		c.Request().Method == http.MethodGet && c.Request().ProtoMajor == 1 &&
+		c.Request().Header.Get("Accept") == "text/event-stream" {
 		if err := h.orderFanout(c, o); !errors.Is(err, errNoFanout) {
 			return err
 		}
