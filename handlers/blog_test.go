@@ -159,7 +159,7 @@ func TestPostScheduleForm(t *testing.T) {
 	require.NoError(t, err)
 	target := "/admin/posts/" + itoa(p.ID) + "/schedule"
 
-	for _, bad := range []string{"", "tomorrow", time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")} {
+	for _, bad := range []string{"", "tomorrow", time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04"), "9999-12-31T23:59"} {
 		rec := editor.Post(target, url.Values{"publish_at": {bad}})
 		require.Equal(t, http.StatusUnprocessableEntity, rec.Code, bad)
 		require.NotEmpty(t, doc(t, rec).Find("#post-publish-at-error").Text())

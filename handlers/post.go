@@ -220,10 +220,14 @@ func readPost(c echo.Context) (store.PostInput, map[string]string) {
 	if n := utf8.RuneCountInString(in.Title); n == 0 || n > 200 || badText(in.Title, false) {
 		errs["title"] = "Please give a title (at most 200 characters)."
 	}
-	if in.Slug == "" {
+	typed := in.Slug != ""
+	if !typed {
 		in.Slug = slugify(in.Title)
 	}
-	if !slugPattern.MatchString(in.Slug) || len(in.Slug) > 100 {
+	switch {
+	case !typed && in.Slug == "" && errs["title"] == "":
+		errs["slug"] = "The title has no Latin letters or digits to make an address from; please type one."
+	case !slugPattern.MatchString(in.Slug) || len(in.Slug) > 100:
 		errs["slug"] = "Please use lowercase letters, digits and single hyphens (at most 100)."
 	}
 	if utf8.RuneCountInString(in.Excerpt) > 500 || badText(in.Excerpt, true) {
@@ -321,7 +325,7 @@ func (h *Handlers) postSchedule(c echo.Context) error {
 		return err
 	}
 	at, err := parseLocalTime(c.FormValue("publish_at"))
-	if err == nil && !at.After(time.Now()) {
+	if err == nil && (!at.After(time.Now()) || at.After(time.Now().AddDate(maxScheduleYears, 0, 0))) {
 		err = store.ErrNotInFuture
 	}
 	if err == nil {
@@ -336,7 +340,7 @@ func (h *Handlers) postSchedule(c echo.Context) error {
 		if ferr != nil {
 			return ferr
 		}
-		f.Errors["publish_at"] = "Please give a date and time to come, in UTC."
+		f.Errors["publish_at"] = "Please give a date and time to come, within five years, in UTC."
 		return h.renderPostForm(c, http.StatusUnprocessableEntity, f)
 	}
 	return err
@@ -399,6 +403,9 @@ func (h *Handlers) postRestore(c echo.Context) error {
 	h.Sessions.Flash(c, "Revision restored.")
 	return c.Redirect(http.StatusSeeOther, h.url("post.edit", p.ID))
 }
+
+// maxScheduleYears is how far ahead a post may be scheduled.
+const maxScheduleYears = 5
 
 // parseLocalTime reads a datetime-local value ("2026-12-05T10:00", with
 // seconds when the browser sends them) as UTC.
