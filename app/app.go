@@ -45,8 +45,10 @@ type App struct {
 	Pool   *pgxpool.Pool
 	Redis  *redis.Client
 	Store  *store.Store
-	// Replica is the store on the read replica, or nil.
+	// Replica is the store on the read replica, or nil; Reads chooses
+	// between it and the primary for reports.
 	Replica  *store.Store
+	Reads    *store.Reads
 	Cache    *cache.Cache
 	Blob     *blob.Store
 	Hub      *live.Hub
@@ -202,6 +204,9 @@ func (a *App) assemble(o Options) error {
 		a.Replica = store.New(a.replicaPool, nil)
 		a.Metrics.WatchDatabase(a.replicaPool, "replica")
 	}
+	a.Reads = store.NewReads(a.Store, a.Replica, a.Config.ReplicaMaxLag, a.Logger)
+	a.Reads.Fallback = func(reason string) { a.Metrics.ReplicaFallbacks.WithLabelValues(reason).Inc() }
+	a.Reads.Lag = func(d time.Duration) { a.Metrics.ReplicaLag.Set(d.Seconds()) }
 	a.Metrics.WatchRedis(a.Redis)
 	a.Metrics.WatchJobs(a.Pool, jobs.Queues, a.Logger)
 

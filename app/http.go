@@ -101,7 +101,7 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 	a.Handlers = handlers.Register(e, handlers.Deps{
 		Logger:   a.Logger,
 		Store:    a.Store,
-		Replica:  a.Replica,
+		Reads:    a.Reads,
 		Limiter:  limiter,
 		Metrics:  a.Metrics,
 		Sessions: a.Sessions,

@@ -35,10 +35,11 @@ type Config struct {
 	// LogFormat is empty by default: text in development, JSON otherwise.
 	LogFormat string `env:"KEEL_LOG_FORMAT" help:"text or json; empty means text in development, JSON otherwise"`
 
-	DatabaseURL        string `env:"KEEL_DATABASE_URL" envDefault:"postgres://keel@127.0.0.1:15432/keel?sslmode=disable" help:"PostgreSQL primary"`
-	DatabaseReplicaURL string `env:"KEEL_DATABASE_REPLICA_URL" help:"optional read replica; lead exports read from it"`
-	DatabaseMaxConns   int32  `env:"KEEL_DATABASE_MAX_CONNS" envDefault:"20" help:"connections in each PostgreSQL pool"`
-	RedisURL           string `env:"KEEL_REDIS_URL" envDefault:"redis://127.0.0.1:16379/0" help:"Redis for rate limits, cache, sessions and fan-out"`
+	DatabaseURL        string        `env:"KEEL_DATABASE_URL" envDefault:"postgres://keel@127.0.0.1:15432/keel?sslmode=disable" help:"PostgreSQL primary"`
+	DatabaseReplicaURL string        `env:"KEEL_DATABASE_REPLICA_URL" help:"optional read replica; reports and exports read from it"`
+	ReplicaMaxLag      time.Duration `env:"KEEL_REPLICA_MAX_LAG" envDefault:"5s" help:"past this replay lag, reads meant for the replica go to the primary"`
+	DatabaseMaxConns   int32         `env:"KEEL_DATABASE_MAX_CONNS" envDefault:"20" help:"connections in each PostgreSQL pool"`
+	RedisURL           string        `env:"KEEL_REDIS_URL" envDefault:"redis://127.0.0.1:16379/0" help:"Redis for rate limits, cache, sessions and fan-out"`
 
 	S3Endpoint  string `env:"KEEL_S3_ENDPOINT" envDefault:"http://127.0.0.1:19000" help:"S3 API endpoint; empty means AWS"`
 	S3Region    string `env:"KEEL_S3_REGION" envDefault:"us-east-1" help:"S3 region"`
@@ -191,6 +192,7 @@ func (c Config) validate() error {
 		{"KEEL_SIGNIN_IP_LIMIT", between(c.SignInIPLimit, 1, 1_000_000)},
 		{"KEEL_RESET_LINK_LIFETIME", positive(c.ResetLinkLifetime)},
 		{"KEEL_CACHE_TIMEOUT", positive(c.CacheTimeout)},
+		{"KEEL_REPLICA_MAX_LAG", positive(c.ReplicaMaxLag)},
 		{"KEEL_CONTACT_LIMIT", between(c.ContactLimit, 1, 1_000_000)},
 		{"KEEL_ORDER_LIMIT", between(c.OrderLimit, 1, 1_000_000)},
 		{"KEEL_ORDER_EMAIL_LIMIT", between(c.OrderEmailLimit, 1, 1_000_000)},

@@ -33,8 +33,9 @@ type Check struct {
 type Deps struct {
 	Logger *slog.Logger
 	Store  *store.Store
-	// Replica serves reports and exports; nil means Store does.
-	Replica  *store.Store
+	// Reads chooses the store reports and exports read from: the
+	// replica while it keeps up.
+	Reads    *store.Reads
 	Limiter  *ratelimit.Limiter
 	Metrics  *metrics.Metrics
 	Sessions *auth.Sessions

@@ -50,7 +50,7 @@ func (h *Handlers) leadExport(c echo.Context) error {
 	names := ownerNames(owners)
 	_ = w.Write([]string{"id", "created_at", "status", "name", "email", "phone", "company", "owner", "source", "message"})
 	rows := 0
-	more, err := h.readStore().LeadEach(ctx, lq.filter, maxExportLeads, func(l store.Lead) error {
+	more, err := h.readStore(ctx).LeadEach(ctx, lq.filter, maxExportLeads, func(l store.Lead) error {
 		owner := ""
 		if l.OwnerID != nil {
 			owner = names[*l.OwnerID]
@@ -85,13 +85,10 @@ func (h *Handlers) leadExport(c echo.Context) error {
 	return nil
 }
 
-// readStore is where reports and exports read: the replica when one is
-// configured.
-func (h *Handlers) readStore() *store.Store {
-	if h.Replica != nil {
-		return h.Replica
-	}
-	return h.Store
+// readStore is where reports and exports read: the replica while it
+// keeps up, else the primary.
+func (h *Handlers) readStore(ctx context.Context) *store.Store {
+	return h.Reads.Store(ctx)
 }
 
 func csvRow(l store.Lead, owner string) []string {

@@ -36,6 +36,12 @@ type Metrics struct {
 	Streams       *prometheus.GaugeVec
 	LiveDelivered prometheus.Counter
 	LiveDropped   prometheus.Counter
+
+	// ReplicaFallbacks counts reads meant for the replica that went to
+	// the primary, by reason ("lag", "unreachable"); ReplicaLag is the
+	// replica's last measured lag.
+	ReplicaFallbacks *prometheus.CounterVec
+	ReplicaLag       prometheus.Gauge
 }
 
 // New returns Metrics with the Go runtime and process collectors.
@@ -67,11 +73,20 @@ func New() *Metrics {
 			Name: "keel_live_streams_dropped_total",
 			Help: "Live streams dropped for falling behind; their browsers reconnect and catch up.",
 		}),
+		ReplicaFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keel_replica_fallbacks_total",
+			Help: "Report reads sent to the primary because the replica lagged past KEEL_REPLICA_MAX_LAG or could not be reached.",
+		}, []string{"reason"}),
+		ReplicaLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keel_replica_lag_seconds",
+			Help: "The read replica's replay lag when last measured.",
+		}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.inFlight, m.events, m.Streams, m.LiveDelivered, m.LiveDropped,
+		m.ReplicaFallbacks, m.ReplicaLag,
 	)
 	return m
 }

@@ -6,7 +6,8 @@
 #   scripts/services.sh env dev|test     print export lines for the KEEL_*
 #                                        settings: source <(... env dev)
 #
-# PostgreSQL, Redis, versitygw (S3 API) and mailpit (SMTP catcher). The
+# PostgreSQL, Redis, versitygw (S3 API) and mailpit (SMTP catcher); the
+# test profile adds a streaming replica of PostgreSQL (port + 1). The
 # dev and test profiles use different ports and folders, so tests never
 # touch demo data. A second start reuses the data; stop waits for every
 # process to exit so the ports are free again. KEEL_PORT_OFFSET (default
@@ -27,6 +28,7 @@ esac
 off=${KEEL_PORT_OFFSET:-0}
 pg_port=$((pg_port + off)) redis_port=$((redis_port + off)) s3_port=$((s3_port + off))
 smtp_port=$((smtp_port + off)) mailpit_port=$((mailpit_port + off)) app_port=$((app_port + off))
+replica_port=$((pg_port + 1))
 
 data=$root/.data/$profile
 tools=$root/.tools/bin
@@ -46,6 +48,8 @@ export KEEL_S3_SECRET_KEY=$s3_secret
 export KEEL_SMTP_ADDR=127.0.0.1:$smtp_port
 export KEEL_MAILPIT_URL=http://127.0.0.1:$mailpit_port
 ENV
+	[[ $profile == test ]] && echo "export KEEL_TEST_REPLICA_URL=postgres://keel@127.0.0.1:$replica_port/keel?sslmode=disable"
+	return 0
 }
 
 # wait_port PORT NAME waits up to 20 s for a listener on 127.0.0.1:PORT.
@@ -123,6 +127,27 @@ start_pg() {
 	fi
 }
 
+# start_replica runs a streaming replica of the primary on the next
+# port, cloned from it once (pg_basebackup -R) and kept up by WAL
+# streaming, so replica reads and replication lag can be tested.
+start_replica() {
+	local dir
+	dir=$(pg_home)
+	if [[ ! -f $dir/replica/PG_VERSION ]]; then
+		as_pg rm -rf "$dir/replica"
+		as_pg "$pgbin/pg_basebackup" -h 127.0.0.1 -p "$pg_port" -U keel -D "$dir/replica" -R -X stream \
+			>"$data/log/basebackup.log" 2>&1
+	fi
+	if ! as_pg "$pgbin/pg_ctl" -D "$dir/replica" status >/dev/null 2>&1; then
+		port_free "$replica_port" || { echo "services: port $replica_port is taken" >&2; exit 1; }
+		as_pg "$pgbin/pg_ctl" -D "$dir/replica" -l "$dir/replica.log" \
+			-o "-p $replica_port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off" -w -t 60 start >/dev/null
+	fi
+	# A test that paused replay and died must not leave it paused.
+	"$pgbin/psql" -h 127.0.0.1 -p "$replica_port" -U keel -d postgres -qAt \
+		-c "SELECT pg_wal_replay_resume()" >/dev/null
+}
+
 start_redis() {
 	if alive "$data/run/redis.pid"; then
 		# Tests start from an empty Redis, as from an empty database.
@@ -151,6 +176,7 @@ start_bg() { # NAME PORT COMMAND... runs COMMAND in the background
 start() {
 	mkdir -p "$data/log" "$data/run" "$data/s3" "$data/mailpit"
 	start_pg
+	[[ $profile == test ]] && start_replica
 	start_redis
 	ROOT_ACCESS_KEY=$s3_access ROOT_SECRET_KEY=$s3_secret \
 		start_bg versitygw "$s3_port" "$tools/versitygw" --port "127.0.0.1:$s3_port" \
@@ -166,9 +192,12 @@ stop() {
 	stop_pid mailpit
 	stop_pid versitygw
 	stop_pid redis
-	if [[ -e $data/pg/data/PG_VERSION ]]; then
-		as_pg "$pgbin/pg_ctl" -D "$data/pg/data" -m fast -w stop >/dev/null 2>&1 || true
-	fi
+	local cluster
+	for cluster in replica data; do
+		if [[ -e $data/pg/$cluster/PG_VERSION ]]; then
+			as_pg "$pgbin/pg_ctl" -D "$data/pg/$cluster" -m fast -w stop >/dev/null 2>&1 || true
+		fi
+	done
 }
 
 status() {
@@ -180,6 +209,13 @@ status() {
 		echo "postgres: running"
 	else
 		echo "postgres: stopped"
+	fi
+	if [[ $profile == test ]]; then
+		if as_pg "$pgbin/pg_ctl" -D "$data/pg/replica" status >/dev/null 2>&1; then
+			echo "postgres replica: running"
+		else
+			echo "postgres replica: stopped"
+		fi
 	fi
 }
 

@@ -37,8 +37,11 @@ var defaults = map[string]string{
 	"KEEL_S3_ENDPOINT":  fmt.Sprintf("http://127.0.0.1:%d", port(29000)),
 	"KEEL_SMTP_ADDR":    fmt.Sprintf("127.0.0.1:%d", port(21025)),
 	"KEEL_MAILPIT_URL":  fmt.Sprintf("http://127.0.0.1:%d", port(28025)),
-	"KEEL_LOG_LEVEL":    "warn",
-	"KEEL_WORKER_COUNT": "4",
+	// The test profile's streaming replica, for the tests of replica
+	// reads; other tests read the primary.
+	"KEEL_TEST_REPLICA_URL": fmt.Sprintf("postgres://keel@127.0.0.1:%d/keel?sslmode=disable", port(25433)),
+	"KEEL_LOG_LEVEL":        "warn",
+	"KEEL_WORKER_COUNT":     "4",
 	// Servers under test all see 127.0.0.1; tests of the limit set
 	// their own and use their own client addresses.
 	"KEEL_CONTACT_LIMIT": "1000",
