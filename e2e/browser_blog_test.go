@@ -52,9 +52,7 @@ func TestBrowserBlog(t *testing.T) {
 	b := browser(t)
 	require.NoError(t, chromedp.Do(b,
 		chromedp.Navigate(base+"/signin"),
-		chromedp.SendKeys(chromedp.CSS("#signin-email"), u.Email),
-		chromedp.SendKeys(chromedp.CSS("#signin-password"), testenv.TestPassword),
-		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		signInWith(u.Email, testenv.TestPassword),
 		chromedp.WaitVisible(chromedp.CSS(".admin-main")),
 		chromedp.Navigate(base+"/admin/media"),
 		chromedp.WaitReady(chromedp.CSS("#media-file")),

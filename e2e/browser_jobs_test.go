@@ -23,9 +23,7 @@ func TestBrowserJobsUI(t *testing.T) {
 	require.NoError(t, chromedp.Do(b,
 		chromedp.Navigate(base+"/admin/jobs/"),
 		chromedp.WaitVisible(chromedp.CSS("#signin-email")),
-		chromedp.SendKeys(chromedp.CSS("#signin-email"), u.Email),
-		chromedp.SendKeys(chromedp.CSS("#signin-password"), testenv.TestPassword),
-		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		signInWith(u.Email, testenv.TestPassword),
 		chromedp.WaitReady(chromedp.CSS("#root")),
 	))
 	// Back where they were going, River's app draws its job list.

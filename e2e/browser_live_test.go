@@ -73,9 +73,7 @@ func TestBrowserLiveNotifications(t *testing.T) {
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/signin"),
-		chromedp.SendKeys(chromedp.CSS("#signin-email"), u.Email),
-		chromedp.SendKeys(chromedp.CSS("#signin-password"), testenv.TestPassword),
-		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		signInWith(u.Email, testenv.TestPassword),
 		chromedp.WaitVisible(chromedp.CSS("#pipeline-title")),
 		chromedp.Navigate(base+"/admin/leads?q="+tag),
 		chromedp.WaitVisible(chromedp.CSS("#lead-results .empty")),

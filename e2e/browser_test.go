@@ -97,6 +97,15 @@ func checkA11y(t *testing.T, ctx context.Context) {
 	}
 }
 
+// signInWith fills in and sends the sign-in form on the current page.
+func signInWith(email, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.SendKeys(chromedp.CSS("#signin-email"), email),
+		chromedp.SendKeys(chromedp.CSS("#signin-password"), password),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+	)
+}
+
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -238,9 +247,7 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	checkA11y(t, ctx)
 
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#signin-email"), u.Email),
-		chromedp.SendKeys(chromedp.CSS("#signin-password"), "not the password"),
-		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		signInWith(u.Email, "not the password"),
 		chromedp.WaitVisible(chromedp.CSS("#signin-error")),
 	))
 	require.Equal(t, "The email or password is not right.", text(t, ctx, "#signin-error"))
@@ -300,9 +307,7 @@ func TestBrowserLeadPipeline(t *testing.T) {
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/signin"),
-		chromedp.SendKeys(chromedp.CSS("#signin-email"), u.Email),
-		chromedp.SendKeys(chromedp.CSS("#signin-password"), testenv.TestPassword),
-		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		signInWith(u.Email, testenv.TestPassword),
 		chromedp.WaitVisible(chromedp.CSS("#pipeline-title")),
 	))
 	checkA11y(t, ctx)

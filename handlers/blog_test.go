@@ -336,7 +336,7 @@ func TestMediaUploadRefusals(t *testing.T) {
 		require.Equal(t, http.StatusOK, putObject(t, g, "image/png", fake))
 		code, body := confirm(t, c, g)
 		require.Equal(t, http.StatusUnprocessableEntity, code)
-		require.Contains(t, body, "not a image/png file")
+		require.Contains(t, body, "does not match its type, image/png")
 		require.Zero(t, count("SELECT count(*) FROM media WHERE filename = 'e.png'"))
 		require.Equal(t, http.StatusNotFound, confirmStatus(t, c, g), "the refused upload is gone")
 	})

@@ -162,7 +162,7 @@ func (h *Handlers) mediaConfirm(c echo.Context) error {
 		}
 		start, err := h.Blob.ReadStart(ctx, m.UploadKey(), obj.ETag, 16)
 		if err == nil && !mediaTypes[m.ContentType].magic(start) {
-			return errUploadCheck{"The file's content is not a " + m.ContentType + " file."}
+			return errUploadCheck{"The file's content does not match its type, " + m.ContentType + "."}
 		}
 		if err == nil {
 			err = h.Blob.Promote(ctx, m.UploadKey(), obj.ETag, m.Key, m.ContentType)
