@@ -16,6 +16,14 @@ dev: ## Set up and run Keel with demo data at http://127.0.0.1:8080
 test: ## Set up the test services and run every check and test
 	@scripts/test.sh
 
+.PHONY: cluster
+cluster: ## Run Keel as in production: nginx (TLS, HTTP/2), two copies, a worker, a replica
+	@scripts/cluster.sh
+
+.PHONY: test-cluster
+test-cluster: ## Start the cluster and run the cluster suite through nginx
+	@scripts/test-cluster.sh
+
 .PHONY: bench
 bench: ## Run the benchmarks; each prints its baseline and ratio
 	@scripts/bench.sh

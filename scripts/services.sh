@@ -2,12 +2,13 @@
 # Starts and stops the services Keel runs on, on loopback, with their
 # data under .data/<profile>:
 #
-#   scripts/services.sh start|stop|status dev|test
-#   scripts/services.sh env dev|test     print export lines for the KEEL_*
+#   scripts/services.sh start|stop|status dev|test|cluster
+#   scripts/services.sh env dev|test|cluster   print export lines for the KEEL_*
 #                                        settings: source <(... env dev)
 #
 # PostgreSQL, Redis, versitygw (S3 API) and mailpit (SMTP catcher); the
-# test profile adds a streaming replica of PostgreSQL (port + 1). The
+# test and cluster profiles add a streaming replica of PostgreSQL (port
+# + 1). The
 # dev and test profiles use different ports and folders, so tests never
 # touch demo data. A second start reuses the data; stop waits for every
 # process to exit so the ports are free again. KEEL_PORT_OFFSET (default
@@ -16,13 +17,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-usage() { echo "usage: $0 start|stop|status|env dev|test" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|status|env dev|test|cluster" >&2; exit 2; }
 [[ $# -eq 2 ]] || usage
 action=$1 profile=$2
 
 case $profile in
 dev)  pg_port=15432 redis_port=16379 s3_port=19000 smtp_port=11025 mailpit_port=18025 app_port=8080 ;;
 test) pg_port=25432 redis_port=26379 s3_port=29000 smtp_port=21025 mailpit_port=28025 app_port=28080 ;;
+cluster) pg_port=35432 redis_port=36379 s3_port=39000 smtp_port=31025 mailpit_port=38025 app_port=8443 ;;
 *)    usage ;;
 esac
 off=${KEEL_PORT_OFFSET:-0}
@@ -35,6 +37,12 @@ tools=$root/.tools/bin
 pgbin=/usr/lib/postgresql/15/bin
 s3_access=keel-local
 s3_secret=keel-local-secret
+if [[ $profile == cluster ]]; then
+	# The cluster runs as production, which refuses the local default.
+	mkdir -p "$data"
+	[[ -s $data/s3-secret ]] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$data/s3-secret"
+	s3_secret=$(cat "$data/s3-secret")
+fi
 
 print_env() {
 	cat <<ENV
@@ -49,6 +57,7 @@ export KEEL_SMTP_ADDR=127.0.0.1:$smtp_port
 export KEEL_MAILPIT_URL=http://127.0.0.1:$mailpit_port
 ENV
 	[[ $profile == test ]] && echo "export KEEL_TEST_REPLICA_URL=postgres://keel@127.0.0.1:$replica_port/keel?sslmode=disable"
+	[[ $profile == cluster ]] && echo "export KEEL_DATABASE_REPLICA_URL=postgres://keel@127.0.0.1:$replica_port/keel?sslmode=disable"
 	return 0
 }
 
@@ -176,7 +185,7 @@ start_bg() { # NAME PORT COMMAND... runs COMMAND in the background
 start() {
 	mkdir -p "$data/log" "$data/run" "$data/s3" "$data/mailpit"
 	start_pg
-	[[ $profile == test ]] && start_replica
+	[[ $profile != dev ]] && start_replica
 	start_redis
 	ROOT_ACCESS_KEY=$s3_access ROOT_SECRET_KEY=$s3_secret \
 		start_bg versitygw "$s3_port" "$tools/versitygw" --port "127.0.0.1:$s3_port" \
@@ -210,7 +219,7 @@ status() {
 	else
 		echo "postgres: stopped"
 	fi
-	if [[ $profile == test ]]; then
+	if [[ $profile != dev ]]; then
 		if as_pg "$pgbin/pg_ctl" -D "$data/pg/replica" status >/dev/null 2>&1; then
 			echo "postgres replica: running"
 		else

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make test: the same services as make dev on their own ports and data
 # folder (.data/test, database recreated each run), then the checks and
-# every test, with the race detector. A service that does not start
-# fails the run; no test is skipped for a missing service.
+# every test, with the race detector; then the cluster suite through
+# nginx (scripts/test-cluster.sh). A service that does not start fails
+# the run; no test is skipped for a missing service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -21,6 +22,7 @@ echo "== generated code"
 scripts/check-generated.sh
 echo "== go vet"
 go vet ./...
+go vet -tags cluster ./cluster
 echo "== golangci-lint"
 .tools/bin/golangci-lint run ./...
 echo "== go test -race"
@@ -41,4 +43,7 @@ fi
 
 tests=$(grep -cE '^--- PASS' "$log" || true)
 subtests=$(grep -cE '^\s+--- PASS' "$log" || true)
-echo "make test: passed: $tests tests and $subtests subtests; $(($(date +%s) - started)) s so far (the services stop next)"
+echo "== cluster suite: nginx (TLS, HTTP/2), two keel serve copies, a worker, a replica"
+scripts/tools.sh --cluster
+scripts/test-cluster.sh
+echo "make test: passed: $tests tests and $subtests subtests, and the cluster suite; $(($(date +%s) - started)) s so far (the services stop next)"

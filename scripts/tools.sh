@@ -6,6 +6,7 @@
 #   scripts/tools.sh          services and generators (make dev)
 #   scripts/tools.sh --test   also Chromium, pdftotext, axe-core and the linter
 #   scripts/tools.sh --bench  also the wrk load tool (may follow --test)
+#   scripts/tools.sh --cluster  also nginx and openssl, for make cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,10 +19,12 @@ GOLANGCI_LINT_VERSION=v2.15.0
 
 with_test=false
 with_bench=false
+with_cluster=false
 for arg in "$@"; do
 	case $arg in
 	--test) with_test=true ;;
 	--bench) with_bench=true ;;
+	--cluster) with_cluster=true ;;
 	*) echo "tools: unknown option $arg" >&2 && exit 2 ;;
 	esac
 done
@@ -35,6 +38,11 @@ if $with_test; then
 fi
 if $with_bench; then
 	command -v wrk >/dev/null || need_packages+=(wrk)
+fi
+if $with_cluster; then
+	command -v nginx >/dev/null || need_packages+=(nginx)
+	command -v openssl >/dev/null || need_packages+=(openssl)
+	command -v curl >/dev/null || need_packages+=(curl)
 fi
 
 if ((${#need_packages[@]})); then
