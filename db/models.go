@@ -46,6 +46,11 @@ type Event struct {
 	CreatedAt  time.Time
 }
 
+type Fortune struct {
+	ID      int32
+	Message string
+}
+
 type InvoiceCounter struct {
 	Year int32
 	Last int32

@@ -115,6 +115,7 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 	e.GET("/blog/:slug", h.blogPost).Name = "blog.post"
 	e.GET("/sitemap.xml", h.sitemap).Name = "sitemap"
 	e.GET("/files/*", h.mediaFile).Name = "media.file"
+	e.GET("/fortunes", h.fortunes).Name = "fortunes"
 	e.GET("/password/reset/:token", h.passwordResetEdit).Name = "password_reset.edit"
 	e.POST("/password/reset/:token", h.passwordResetUpdate).Name = "password_reset.update"
 

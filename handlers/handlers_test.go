@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -231,4 +232,23 @@ func TestMalformedPathsAreNotFound(t *testing.T) {
 		rec := get(t, a, path)
 		require.Equal(t, http.StatusNotFound, rec.Code, path)
 	}
+}
+
+// The Fortunes page: every row and the one added at request time,
+// sorted by message, markup escaped.
+func TestFortunes(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	rec := get(t, a, "/fortunes")
+	require.Equal(t, http.StatusOK, rec.Code)
+	body := rec.Body.String()
+	require.NotContains(t, body, "<script>alert")
+	require.Contains(t, body, "&lt;script&gt;alert(")
+	d := doc(t, rec)
+	var messages []string
+	d.Find("tr td:nth-child(2)").Each(func(_ int, s *goquery.Selection) { messages = append(messages, s.Text()) })
+	require.Len(t, messages, 13)
+	require.True(t, slices.IsSorted(messages), "sorted by message: %q", messages)
+	require.Contains(t, messages, "Additional fortune added at request time.")
+	require.Contains(t, messages, "フレームワークのベンチマーク")
 }

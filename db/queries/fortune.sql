@@ -1,0 +1,2 @@
+-- name: FortuneList :many
+SELECT id, message FROM fortunes;
