@@ -36,5 +36,33 @@ if ((have < leads)); then
 fi
 export KEEL_BENCH_DATABASE_URL=$bench_url
 
-echo "== $(go version), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-go test -run '^$' -bench . -benchtime=1x -timeout 30m ./... | grep -E '^(Benchmark|ok|FAIL|---|\s+\S+_test.go)'
+machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/^Mem:/ {print $2}') GB memory, $(uname -sr)"
+echo "== $(go version), $machine"
+out=$(mktemp)
+set +e
+go test -run '^$' -bench . -benchtime=1x -timeout 30m ./... >"$out" 2>&1
+status=$?
+set -e
+grep -E '^(Benchmark|ok|FAIL|---|\s+\S+_test.go)' "$out" || true
+[[ $status -eq 0 ]] || { echo "bench: a benchmark failed (output in $out)" >&2; exit "$status"; }
+
+# One table, each figure beside its baseline from this run: printed,
+# saved under bench/results with the machine, and put in README.md.
+stamp=$(date -u +%Y-%m-%dT%H%MZ)
+mkdir -p bench/results
+{
+	echo "# Benchmarks, $stamp"
+	echo
+	echo "- machine: $machine"
+	echo "- $(go version)"
+	echo "- commit: $(git describe --always --dirty)"
+	echo
+	go run ./bench/table -readme README.md <"$out"
+	echo
+	echo '```'
+	grep -E '^(Benchmark|ok)' "$out"
+	echo '```'
+} >"bench/results/$stamp.md"
+echo "== bench/results/$stamp.md (the table is also in README.md)"
+go run ./bench/table <"$out"
+rm -f "$out"
