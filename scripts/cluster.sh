@@ -19,6 +19,7 @@ scripts/services.sh start cluster
 data=$PWD/.data/cluster
 pids=()
 stop_all() {
+	set +e
 	local pid
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -27,8 +28,10 @@ stop_all() {
 	fi
 	scripts/services.sh stop cluster
 }
-trap 'echo; echo "Stopping the cluster..."; stop_all' EXIT
-trap 'exit 0' INT TERM
+# The output may be gone (a pipe closed by Ctrl-C): from here on no
+# signal and no failed write may cut the stopping short.
+trap 'trap "" INT TERM HUP PIPE; { echo; echo "Stopping the cluster..."; } >&2 2>/dev/null || true; stop_all >/dev/null 2>&1' EXIT
+trap 'exit 0' INT TERM HUP PIPE
 
 set -a
 # shellcheck disable=SC1090
