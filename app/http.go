@@ -294,7 +294,9 @@ func parseForm(next echo.HandlerFunc) echo.HandlerFunc {
 func peerIn(ranges []netip.Prefix) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if !peerMatches(c.Request().RemoteAddr, ranges) {
+			// A request a proxy forwarded came from someone else: the
+			// peer's address says nothing about them.
+			if !peerMatches(c.Request().RemoteAddr, ranges) || c.Request().Header.Get("X-Forwarded-For") != "" {
 				return echo.ErrNotFound
 			}
 			return next(c)

@@ -267,6 +267,21 @@ func TestForgedForwardedForIsIgnored(t *testing.T) {
 	require.Equal(t, "127.0.0.1", ip)
 }
 
+// Metrics are not served to the public through nginx, nor by a copy to
+// a request a proxy forwarded.
+func TestMetricsAreNotPublic(t *testing.T) {
+	resp, _ := get(t, client(t), "/metrics")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+
+	req, err := http.NewRequest(http.MethodGet, "http://"+copies[1]+"/metrics", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	direct, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = direct.Body.Close()
+	require.Equal(t, http.StatusNotFound, direct.StatusCode)
+}
+
 // One copy stopped under load: nginx sends what it cannot reach to the
 // other, and the stopping copy finishes what it has; nothing fails. It
 // runs last, as it leaves one copy stopped.

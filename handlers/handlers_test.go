@@ -191,6 +191,15 @@ func TestMetricsArePrivate(t *testing.T) {
 	req.RemoteAddr = "192.0.2.1:5555"
 	req.Header.Set("X-Forwarded-For", "127.0.0.1")
 	require.Equal(t, http.StatusNotFound, testenv.Do(a, req).Code)
+
+	// A proxy on the same machine forwards from loopback: the request
+	// is someone else's all the same.
+	req = httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.RemoteAddr = "127.0.0.1:5555"
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	require.Equal(t, http.StatusNotFound, testenv.Do(a, req).Code)
+	req.Header.Del("X-Forwarded-For")
+	require.Equal(t, http.StatusOK, testenv.Do(a, req).Code, "a scrape on loopback")
 }
 
 // metricsBody reads /metrics as a local Prometheus would.
