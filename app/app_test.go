@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +86,7 @@ func TestContactAcknowledgementIsEmailed(t *testing.T) {
 	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
-	form.Set("_csrf", formToken(t, client, base+"/contact"))
+	form.Set("_csrf", testenv.FormToken(t, client, base+"/contact"))
 	resp, err := client.PostForm(base+"/contact", form)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
@@ -104,18 +103,4 @@ func TestContactAcknowledgementIsEmailed(t *testing.T) {
 			"SELECT status FROM emails WHERE recipient = $1", email).Scan(&status)
 		return err == nil && status == "sent"
 	}, 10*time.Second, 100*time.Millisecond)
-}
-
-// formToken loads a page and returns the CSRF token of its form, as a
-// browser submitting it would send.
-func formToken(t *testing.T, client *http.Client, pageURL string) string {
-	t.Helper()
-	resp, err := client.Get(pageURL)
-	require.NoError(t, err)
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(body)
-	require.NotNil(t, m, "the page has a form with a CSRF token")
-	return string(m[1])
 }

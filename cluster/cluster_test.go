@@ -17,7 +17,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +26,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"keel/testenv"
 )
 
 var (
@@ -56,8 +57,6 @@ func client(t *testing.T) *http.Client {
 	}
 }
 
-var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
-
 func get(t *testing.T, c *http.Client, path string, header ...string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, site+path, nil)
@@ -77,10 +76,7 @@ func get(t *testing.T, c *http.Client, path string, header ...string) (*http.Res
 // token, as a browser would.
 func submit(t *testing.T, c *http.Client, page, action string, form url.Values, header ...string) *http.Response {
 	t.Helper()
-	_, body := get(t, c, page)
-	m := csrfInput.FindStringSubmatch(body)
-	require.NotNil(t, m, "a form on %s", page)
-	form.Set("_csrf", m[1])
+	form.Set("_csrf", testenv.FormToken(t, c, site+page))
 	req, err := http.NewRequest(http.MethodPost, site+action, strings.NewReader(form.Encode()))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

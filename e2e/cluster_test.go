@@ -3,12 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -58,22 +56,12 @@ func browserLike(t *testing.T) *http.Client {
 	}}
 }
 
-var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
-
 // submit loads page, then posts form to action with the page's CSRF
 // token, as a browser would.
 func submit(t *testing.T, c *http.Client, page, action string, form url.Values) *http.Response {
 	t.Helper()
-	resp, err := c.Get(page)
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	m := csrfInput.FindSubmatch(body)
-	require.NotNil(t, m, "%s has a form", page)
-
-	form.Set("_csrf", string(m[1]))
-	resp, err = c.PostForm(action, form)
+	form.Set("_csrf", testenv.FormToken(t, c, page))
+	resp, err := c.PostForm(action, form)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	return resp

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"net/http"
@@ -20,8 +19,7 @@ import (
 	"keel/testenv"
 )
 
-// sseEvent is one Server-Sent Event as a browser would see it.
-type sseEvent struct{ id, name, data string }
+type sseEvent = testenv.SSEEvent
 
 // openEvents opens a stream with c's cookies, sending lastID as
 // Last-Event-ID when set. Events arrive on the channel until the stream
@@ -36,32 +34,7 @@ func openEvents(ctx context.Context, t *testing.T, c *http.Client, target, lastI
 	resp, err := c.Do(req)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, target)
-	out := make(chan sseEvent, 256)
-	go func() {
-		defer close(out)
-		defer func() { _ = resp.Body.Close() }()
-		r := bufio.NewReader(resp.Body)
-		var ev sseEvent
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			line = strings.TrimRight(line, "\n")
-			switch {
-			case strings.HasPrefix(line, "id: "):
-				ev.id = strings.TrimPrefix(line, "id: ")
-			case strings.HasPrefix(line, "event: "):
-				ev.name = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				ev.data += strings.TrimPrefix(line, "data: ") + "\n"
-			case line == "" && ev.name != "":
-				out <- ev
-				ev = sseEvent{}
-			}
-		}
-	}()
-	return out
+	return testenv.ReadEvents(resp.Body)
 }
 
 func nextEvent(t *testing.T, events <-chan sseEvent, within time.Duration) sseEvent {
@@ -136,7 +109,7 @@ func TestLiveAcrossProcesses(t *testing.T) {
 	streamCtx, cut := context.WithCancel(ctx)
 	staffEvents := openEvents(streamCtx, t, staff, viaProxy+"/admin/events", "")
 	first := nextEvent(t, staffEvents, 10*time.Second)
-	require.Equal(t, "badge", first.name)
+	require.Equal(t, "badge", first.Name)
 
 	// A customer orders on one; the order's page is open on both.
 	p, err := s.ProductCreate(ctx, store.Actor{}, store.ProductInput{
@@ -155,11 +128,11 @@ func TestLiveAcrossProcesses(t *testing.T) {
 	for name, events := range map[string]<-chan sseEvent{"one": onOne, "two": onTwo} {
 		var last sseEvent
 		for e := range events { // the stream ends once the order is done
-			if e.name == "status" {
+			if e.Name == "status" {
 				last = e
 			}
 		}
-		require.Contains(t, last.data, "Confirmation sent", "server %s showed the worker's last step", name)
+		require.Contains(t, last.Data, "Confirmation sent", "server %s showed the worker's last step", name)
 	}
 
 	// The staff stream is cut; three leads arrive on one meanwhile.
@@ -178,10 +151,10 @@ func TestLiveAcrossProcesses(t *testing.T) {
 	line.Restore()
 
 	// It comes back where it left off, as EventSource does.
-	lastID := first.id
+	lastID := first.ID
 	for e := range staffEvents { // what it read before the cut
-		if e.id != "" {
-			lastID = e.id
+		if e.ID != "" {
+			lastID = e.ID
 		}
 	}
 	again := openEvents(ctx, t, staff, viaProxy+"/admin/events", lastID)
@@ -189,10 +162,10 @@ func TestLiveAcrossProcesses(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for len(got) < 3 && time.Now().Before(deadline) {
 		e := nextEvent(t, again, 10*time.Second)
-		if e.name != "notification" {
+		if e.Name != "notification" {
 			continue
 		}
-		if m := notificationText.FindStringSubmatch(e.data); m != nil && strings.Contains(m[1], tag) {
+		if m := notificationText.FindStringSubmatch(e.Data); m != nil && strings.Contains(m[1], tag) {
 			got = append(got, m[1])
 		}
 	}
@@ -206,10 +179,10 @@ func TestLiveAcrossProcesses(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	for {
 		e := nextEvent(t, again, 10*time.Second)
-		if e.name != "notification" {
+		if e.Name != "notification" {
 			continue
 		}
-		m := notificationText.FindStringSubmatch(e.data)
+		m := notificationText.FindStringSubmatch(e.Data)
 		require.NotNil(t, m)
 		if strings.Contains(m[1], tag) {
 			require.Equal(t, "New lead: "+tag+" D", m[1])

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -606,14 +605,20 @@ func startServer(b *testing.B, logs io.Writer, env ...string) {
 			addr = v
 		}
 	}
+	waitUp(b, "http://"+addr+"/readyz", 30*time.Second)
+}
+
+// waitUp waits until target answers 200.
+func waitUp(b *testing.B, target string, within time.Duration) {
+	b.Helper()
 	require.Eventually(b, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
+		resp, err := http.Get(target)
 		if err != nil {
 			return false
 		}
 		_ = resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 50*time.Millisecond)
+	}, within, 20*time.Millisecond, "%s did not come up", target)
 }
 
 // buildKeel builds the keel binary for a benchmark and returns its path.
@@ -639,14 +644,7 @@ func startHello(b *testing.B) string {
 		_ = hello.Wait()
 	})
 	target := "http://" + addr + "/"
-	require.Eventually(b, func() bool {
-		resp, err := http.Get(target)
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond)
+	waitUp(b, target, 10*time.Second)
 	return target
 }
 
@@ -730,14 +728,8 @@ func signInCookie(b *testing.B, site, email string) string {
 	jar, err := cookiejar.New(nil)
 	require.NoError(b, err)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(site + "/signin")
-	require.NoError(b, err)
-	page, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	require.NoError(b, err)
-	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(page)
-	require.NotNil(b, m)
-	resp, err = c.PostForm(site+"/signin", url.Values{"email": {email}, "password": {testenv.TestPassword}, "_csrf": {string(m[1])}})
+	token := testenv.FormToken(b, c, site+"/signin")
+	resp, err := c.PostForm(site+"/signin", url.Values{"email": {email}, "password": {testenv.TestPassword}, "_csrf": {token}})
 	require.NoError(b, err)
 	_ = resp.Body.Close()
 	require.Equal(b, http.StatusSeeOther, resp.StatusCode)

@@ -1,7 +1,6 @@
 package handlers_test
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"net/http"
@@ -23,37 +22,7 @@ import (
 	"keel/testenv"
 )
 
-type sseEvent struct{ id, name, data string }
-
-// readEvents parses a Server-Sent Events stream until it ends.
-func readEvents(r *bufio.Reader) <-chan sseEvent {
-	out := make(chan sseEvent, 64)
-	go func() {
-		defer close(out)
-		var ev sseEvent
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			line = strings.TrimRight(line, "\n")
-			switch {
-			case strings.HasPrefix(line, "id: "):
-				ev.id = strings.TrimPrefix(line, "id: ")
-			case strings.HasPrefix(line, "event: "):
-				ev.name = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				ev.data += strings.TrimPrefix(line, "data: ") + "\n"
-			case strings.HasPrefix(line, "retry: "):
-				out <- sseEvent{name: "retry", data: strings.TrimPrefix(line, "retry: ")}
-			case line == "" && ev.name != "":
-				out <- ev
-				ev = sseEvent{}
-			}
-		}
-	}()
-	return out
-}
+type sseEvent = testenv.SSEEvent
 
 // liveApp serves an app on the pool: live events are read once
 // committed, so these tests commit.
@@ -77,7 +46,7 @@ func openStream(t *testing.T, c *testenv.Client, base, lastID string) (<-chan ss
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 	t.Cleanup(func() { _ = resp.Body.Close() })
-	return readEvents(bufio.NewReader(resp.Body)), cancel
+	return testenv.ReadEvents(resp.Body), cancel
 }
 
 // nextEvent returns the stream's next event other than a heartbeat.
@@ -101,11 +70,11 @@ func untilBadge(t *testing.T, events <-chan sseEvent, tag string) []string {
 	var got []string
 	for {
 		e := nextEvent(t, events)
-		switch e.name {
+		switch e.Name {
 		case "badge":
 			return got
 		case "notification":
-			if text := textOf(t, e.data); strings.Contains(text, tag) {
+			if text := textOf(t, e.Data); strings.Contains(text, tag) {
 				got = append(got, text)
 			}
 		}
@@ -155,7 +124,7 @@ func TestStaffStreamByPermission(t *testing.T) {
 	supportEvents, _ := openStream(t, support, base, "")
 	editorEvents, _ := openStream(t, editor, base, "")
 	for _, ev := range []<-chan sseEvent{adminEvents, supportEvents, editorEvents} {
-		require.Equal(t, "badge", nextEvent(t, ev).name, "the count comes first")
+		require.Equal(t, "badge", nextEvent(t, ev).Name, "the count comes first")
 	}
 
 	name := testenv.Unique("Lena Live")
@@ -198,8 +167,8 @@ func TestStaffStreamReplaysWhatWasMissed(t *testing.T) {
 	admin, _ := signedIn(t, a, auth.RoleAdmin)
 	events, stop := openStream(t, admin, base, "")
 	first := nextEvent(t, events)
-	require.Equal(t, "badge", first.name)
-	require.NotEmpty(t, first.id)
+	require.Equal(t, "badge", first.Name)
+	require.NotEmpty(t, first.ID)
 	stop()
 
 	tag := testenv.Unique("Missed")
@@ -208,7 +177,7 @@ func TestStaffStreamReplaysWhatWasMissed(t *testing.T) {
 	}
 	// Replayed from the store, or (those the server's hub has not
 	// handed out yet) delivered live: either way each once, in order.
-	again, _ := openStream(t, admin, base, first.id)
+	again, _ := openStream(t, admin, base, first.ID)
 	var got []string
 	for len(got) < 3 {
 		got = append(got, untilBadge(t, again, tag)...)
@@ -229,7 +198,7 @@ func TestStaffStreamFollowsAccessChanges(t *testing.T) {
 	actor := store.Actor{ID: boss.ID, Email: boss.Email}
 	c, u := signedIn(t, a, auth.RoleSupport)
 	events, _ := openStream(t, c, base, "")
-	require.Equal(t, "badge", nextEvent(t, events).name)
+	require.Equal(t, "badge", nextEvent(t, events).Name)
 
 	ctx := context.Background()
 	_, err := a.Store.UserSetRole(ctx, actor, u.ID, string(auth.RoleEditor))
@@ -239,8 +208,8 @@ func TestStaffStreamFollowsAccessChanges(t *testing.T) {
 	_, err = a.Store.UserSetStatus(ctx, actor, u.ID, store.UserDisabled)
 	require.NoError(t, err)
 	for e := range events { // until the stream ends
-		if e.name == "notification" {
-			require.NotContains(t, textOf(t, e.data), hidden, "an editor sees no leads")
+		if e.Name == "notification" {
+			require.NotContains(t, textOf(t, e.Data), hidden, "an editor sees no leads")
 		}
 	}
 }
@@ -268,7 +237,7 @@ func TestStreamsLeaveNothingBehind(t *testing.T) {
 	var stops []context.CancelFunc
 	for range 20 {
 		events, stop := openStream(t, c, base, "")
-		require.Equal(t, "badge", nextEvent(t, events).name)
+		require.Equal(t, "badge", nextEvent(t, events).Name)
 		stops = append(stops, stop)
 	}
 	require.Equal(t, 20, a.Hub.Open())
@@ -294,9 +263,9 @@ func TestStreamEndsWithRetryOnShutdown(t *testing.T) {
 
 	c, _ := signedIn(t, a, auth.RoleSupport)
 	events, _ := openStream(t, c, base, "")
-	require.Equal(t, "badge", nextEvent(t, events).name)
+	require.Equal(t, "badge", nextEvent(t, events).Name)
 	cancel()
-	require.Equal(t, sseEvent{name: "retry", data: "3000"}, nextEvent(t, events))
+	require.Equal(t, sseEvent{Name: "retry", Data: "3000"}, nextEvent(t, events))
 	require.NoError(t, <-served)
 }
 
@@ -360,7 +329,7 @@ func TestStaffStreamEndsWhenSignedOut(t *testing.T) {
 	other := testenv.NewClient(t, a)
 	other.SignIn(u.Email, testenv.TestPassword)
 	events, _ := openStream(t, c, base, "")
-	require.Equal(t, "badge", nextEvent(t, events).name)
+	require.Equal(t, "badge", nextEvent(t, events).Name)
 
 	require.Equal(t, http.StatusSeeOther, other.Post("/admin/account/signout-everywhere", nil).Code)
 	ended := make(chan struct{})

@@ -1,7 +1,6 @@
 package handlers_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"net"
@@ -259,10 +258,10 @@ func TestOrderEvents(t *testing.T) {
 	require.Equal(t, "no", resp.Header.Get("X-Accel-Buffering"))
 	require.Empty(t, resp.Header.Get("Content-Encoding"), "streams are not compressed")
 
-	events := readEvents(bufio.NewReader(resp.Body))
+	events := testenv.ReadEvents(resp.Body)
 	first := <-events
-	require.Equal(t, "status", first.name)
-	require.Contains(t, first.data, "Order received")
+	require.Equal(t, "status", first.Name)
+	require.Contains(t, first.Data, "Order received")
 
 	// The order moves on (as its job would move it) and says so.
 	o, err := a.Store.OrderGetByToken(ctx, token)
@@ -273,7 +272,7 @@ func TestOrderEvents(t *testing.T) {
 	require.NoError(t, err)
 
 	second := <-events
-	require.Contains(t, second.data, "Download invoice")
+	require.Contains(t, second.Data, "Download invoice")
 }
 
 // A browser's EventSource (Accept: text/event-stream) is served by the
@@ -302,7 +301,7 @@ func TestOrderEventsFanout(t *testing.T) {
 		require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 		require.Equal(t, "no", resp.Header.Get("X-Accel-Buffering"))
 		require.NotEmpty(t, resp.Header.Get("Content-Security-Policy"), "the middleware's headers are kept")
-		return readEvents(bufio.NewReader(resp.Body))
+		return testenv.ReadEvents(resp.Body)
 	}
 	place := func() (string, store.Order) {
 		rec := postForm(t, a, "/orders", orderForm(auth.RandomToken(), p))
@@ -314,7 +313,7 @@ func TestOrderEventsFanout(t *testing.T) {
 
 	loc, o := place()
 	events := open(loc)
-	require.Contains(t, (<-events).data, "Order received")
+	require.Contains(t, (<-events).Data, "Order received")
 	require.Equal(t, 1, a.Fanout.Len())
 
 	ctx := context.Background()
@@ -322,11 +321,11 @@ func TestOrderEventsFanout(t *testing.T) {
 	require.NoError(t, err)
 	_, err = a.Store.OrderMarkInvoiced(ctx, o.ID, "invoices/test.pdf")
 	require.NoError(t, err)
-	require.Contains(t, (<-events).data, "Download invoice")
+	require.Contains(t, (<-events).Data, "Download invoice")
 	_, err = a.Store.OrderMarkEmailed(ctx, o.ID)
 	require.NoError(t, err)
-	require.Contains(t, (<-events).data, "Confirmation sent")
-	require.Equal(t, "done", (<-events).name)
+	require.Contains(t, (<-events).Data, "Confirmation sent")
+	require.Equal(t, "done", (<-events).Name)
 	_, open2 := <-events
 	require.False(t, open2, "the stream ends with the order")
 	require.Eventually(t, func() bool { return a.Fanout.Len() == 0 }, 5*time.Second, 10*time.Millisecond)
@@ -335,7 +334,7 @@ func TestOrderEventsFanout(t *testing.T) {
 	events = open(loc)
 	<-events
 	stop()
-	require.Equal(t, sseEvent{name: "retry", data: "3000"}, <-events)
+	require.Equal(t, sseEvent{Name: "retry", Data: "3000"}, <-events)
 	require.NoError(t, <-served)
 }
 

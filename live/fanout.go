@@ -217,7 +217,7 @@ func (s *Stream) Cancel() { s.close() }
 func (f *Fanout) relay(t *topic) {
 	for e := range t.sub.C {
 		data, last := t.render(e)
-		for _, s := range f.members(t) {
+		for _, s := range f.collect(t.streams) {
 			s.enqueue(data, last)
 		}
 	}
@@ -228,21 +228,9 @@ func (f *Fanout) relay(t *topic) {
 		delete(f.topics, t.name)
 	}
 	f.mu.Unlock()
-	for _, s := range f.members(t) {
+	for _, s := range f.collect(t.streams) {
 		s.enqueue([]byte(f.opts.Retry), true)
 	}
-}
-
-// members returns t's streams. Enqueueing may wait for the writers,
-// which take f.mu to close a stream, so it happens without the lock.
-func (f *Fanout) members(t *topic) []*Stream {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]*Stream, 0, len(t.streams))
-	for s := range t.streams {
-		out = append(out, s)
-	}
-	return out
 }
 
 // enqueue adds bytes to write; last closes the stream after them.
@@ -344,9 +332,7 @@ func (s *Stream) close() {
 // heartbeat keeps connections open through proxies, finds the ones
 // whose browser left, and ends streams past their lifetime.
 func (f *Fanout) heartbeat(now time.Time) {
-	// Enqueueing may wait for the writers, which take f.mu to close a
-	// stream: the lock is not held while it does.
-	for _, s := range f.snapshot() {
+	for _, s := range f.collect(f.streams) {
 		if now.After(s.expires) {
 			s.enqueue([]byte(f.opts.Retry), true)
 			continue
@@ -365,7 +351,7 @@ func (f *Fanout) Shutdown() {
 	}
 	f.closed = true
 	f.mu.Unlock()
-	for _, s := range f.snapshot() {
+	for _, s := range f.collect(f.streams) {
 		s.enqueue([]byte(f.opts.Retry), true)
 	}
 
@@ -373,17 +359,19 @@ func (f *Fanout) Shutdown() {
 	for time.Now().Before(deadline) && f.Len() > 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, s := range f.snapshot() {
+	for _, s := range f.collect(f.streams) {
 		s.close()
 	}
 }
 
-// snapshot returns the open streams.
-func (f *Fanout) snapshot() []*Stream {
+// collect returns the streams in set, a set f.mu guards. Enqueueing
+// may wait for the writers, which take f.mu to close a stream, so it
+// happens on what collect returned, without the lock.
+func (f *Fanout) collect(set map[*Stream]struct{}) []*Stream {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]*Stream, 0, len(f.streams))
-	for s := range f.streams {
+	out := make([]*Stream, 0, len(set))
+	for s := range set {
 		out = append(out, s)
 	}
 	return out

@@ -3,11 +3,13 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -169,4 +171,22 @@ func CreateUser(t testing.TB, a *app.App, role auth.Role) store.User {
 	})
 	require.NoError(t, err)
 	return u
+}
+
+var formCSRF = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// FormToken loads pageURL with client, as a browser opening a form
+// would, and returns the CSRF token the form carries.
+func FormToken(t testing.TB, client *http.Client, pageURL string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, pageURL, nil)
+	require.NoError(t, err)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	m := formCSRF.FindSubmatch(body)
+	require.NotNil(t, m, "%s has a form with a CSRF token", pageURL)
+	return string(m[1])
 }
