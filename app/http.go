@@ -70,17 +70,21 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 		plainPath,
 		middleware.BodyLimit(cfg.BodyLimit),
 		parseForm,
-		csrf(cfg.Production()),
+		csrf(cfg.Production(), a.shared),
 		middleware.GzipWithConfig(middleware.GzipConfig{
 			// A compressed event stream would sit in the compressor's
-			// buffer instead of reaching the browser.
-			Skipper:   isStream,
+			// buffer instead of reaching the browser. Shared pages are
+			// kept compressed and sent as they are.
+			Skipper:   func(c echo.Context) bool { return isStream(c) || a.shared(c.Path()) },
 			MinLength: 1024,
 		}),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
 			// Exports and live streams last longer; their size and
-			// lifetime are bounded instead.
-			Skipper: func(c echo.Context) bool { return isStream(c) || strings.HasSuffix(c.Path(), ".csv") },
+			// lifetime are bounded instead. Shared pages set their own,
+			// when they are rendered rather than sent as kept.
+			Skipper: func(c echo.Context) bool {
+				return isStream(c) || strings.HasSuffix(c.Path(), ".csv") || a.shared(c.Path())
+			},
 			Timeout: cfg.RequestTimeout,
 		}),
 	)
@@ -110,7 +114,8 @@ func (a *App) newEcho(limiter *ratelimit.Limiter, hasher *auth.Hasher) *echo.Ech
 			{Name: "postgres", Ping: a.Store.Ping},
 			{Name: "redis", Ping: a.pingRedis},
 		},
-		BaseURL: cfg.BaseURL,
+		BaseURL:        cfg.BaseURL,
+		RequestTimeout: cfg.RequestTimeout,
 		ContactRule: ratelimit.Rule{
 			Name:   "contact",
 			Count:  cfg.ContactLimit,
@@ -166,10 +171,8 @@ func requestID(trusted []netip.Prefix) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			id := c.Request().Header.Get(echo.HeaderXRequestID)
-			if !requestIDPattern.MatchString(id) || !peerMatches(c.Request().RemoteAddr, trusted) {
-				var b [12]byte
-				_, _ = rand.Read(b[:])
-				id = hex.EncodeToString(b[:])
+			if id == "" || !peerMatches(c.Request().RemoteAddr, trusted) || !requestIDPattern.MatchString(id) {
+				id = newRequestID()
 			}
 			c.Response().Header().Set(echo.HeaderXRequestID, id)
 			ctx := logging.WithRequestID(c.Request().Context(), id)
@@ -177,6 +180,13 @@ func requestID(trusted []netip.Prefix) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// newRequestID returns 24 random hex digits.
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // requestLogger writes one line a request, carrying the error if any.
@@ -222,6 +232,10 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 		},
 	})
 }
+
+// shared reports whether a route serves a page that is the same for
+// everyone. Routes are registered after the middleware is set up.
+func (a *App) shared(route string) bool { return a.Handlers != nil && a.Handlers.Shared(route) }
 
 // isStream reports whether a route serves Server-Sent Events.
 func isStream(c echo.Context) bool { return strings.HasSuffix(c.Path(), "/events") }
@@ -323,18 +337,19 @@ func peerMatches(remoteAddr string, ranges []netip.Prefix) bool {
 // (same-origin passes, cross-site is refused); for others, the request
 // must carry the token from the csrf cookie, in the _csrf form field or
 // the X-CSRF-Token header that htmx adds from hx-headers.
-func csrf(production bool) echo.MiddlewareFunc {
+func csrf(production bool, shared func(route string) bool) echo.MiddlewareFunc {
 	name := "keel_csrf"
 	if production {
 		name = "__Host-keel_csrf"
 	}
 	//nolint:gosec // G101: no credential here, only the CSRF cookie's name.
 	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		// Files and probes change nothing and must not set cookies.
+		// Files, probes and pages that are the same for everyone change
+		// nothing and must not set cookies.
 		// River UI's API sends no token; its writes are checked to come
 		// from the site's own pages instead (handlers.sameOrigin).
 		Skipper: func(c echo.Context) bool {
-			return quiet(c.Path()) || strings.HasPrefix(c.Path(), "/files/") ||
+			return quiet(c.Path()) || strings.HasPrefix(c.Path(), "/files/") || shared(c.Path()) ||
 				strings.HasPrefix(c.Path(), JobsUIPrefix+"/api/") || isStream(c)
 		},
 		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
@@ -356,19 +371,34 @@ func csrf(production bool) echo.MiddlewareFunc {
 }
 
 // securityHeaders sets the headers every response carries. HSTS is sent
-// only in production, where Keel is served over https.
+// only in production, and only over https. The values are built once
+// and given to each response as they are: they are the same for every
+// response, and Header.Set would canonicalise each name every time.
 func securityHeaders(production bool, csp string) echo.MiddlewareFunc {
-	hsts := 0
-	if production {
-		hsts = 63072000
+	type header struct {
+		name  string
+		value []string
 	}
-	return middleware.SecureWithConfig(middleware.SecureConfig{
-		ContentTypeNosniff:    "nosniff",
-		XFrameOptions:         "DENY",
-		HSTSMaxAge:            hsts,
-		ContentSecurityPolicy: csp,
-		ReferrerPolicy:        "strict-origin-when-cross-origin",
-	})
+	one := func(v string) []string { return []string{v}[:1:1] }
+	headers := []header{
+		{echo.HeaderXContentTypeOptions, one("nosniff")},
+		{echo.HeaderXFrameOptions, one("DENY")},
+		{echo.HeaderContentSecurityPolicy, one(csp)},
+		{echo.HeaderReferrerPolicy, one("strict-origin-when-cross-origin")},
+	}
+	hsts := one("max-age=63072000; includeSubdomains")
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			for _, hd := range headers {
+				h[hd.name] = hd.value
+			}
+			if production && c.Scheme() == "https" {
+				h[echo.HeaderStrictTransportSecurity] = hsts
+			}
+			return next(c)
+		}
+	}
 }
 
 // newServer returns the HTTP server for h. There is no WriteTimeout:

@@ -83,6 +83,19 @@ func httpURL(s string) error {
 	return schemeURL(s, "http", "https")
 }
 
+// postgresURL accepts a postgres:// URL naming a server by host, or, as
+// libpq does, a folder holding its Unix socket in the host parameter
+// (postgres://keel@/keel?host=/run/postgresql): a server on the same
+// machine answers faster over its socket than over TCP.
+func postgresURL(s string) error {
+	u, err := url.Parse(s)
+	if err == nil && u.Host == "" && strings.HasPrefix(u.Query().Get("host"), "/") &&
+		(u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		return nil
+	}
+	return schemeURL(s, "postgres", "postgresql")
+}
+
 func schemeURL(s string, schemes ...string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || !slices.Contains(schemes, u.Scheme) {

@@ -35,7 +35,7 @@ type Config struct {
 	// LogFormat is empty by default: text in development, JSON otherwise.
 	LogFormat string `env:"KEEL_LOG_FORMAT" help:"text or json; empty means text in development, JSON otherwise"`
 
-	DatabaseURL        string        `env:"KEEL_DATABASE_URL" envDefault:"postgres://keel@127.0.0.1:15432/keel?sslmode=disable" help:"PostgreSQL primary"`
+	DatabaseURL        string        `env:"KEEL_DATABASE_URL" envDefault:"postgres://keel@127.0.0.1:15432/keel?sslmode=disable" help:"PostgreSQL primary; on the same machine, its Unix socket: postgres://keel@/keel?host=/run/postgresql"`
 	DatabaseReplicaURL string        `env:"KEEL_DATABASE_REPLICA_URL" help:"optional read replica; reports and exports read from it"`
 	ReplicaMaxLag      time.Duration `env:"KEEL_REPLICA_MAX_LAG" envDefault:"5s" help:"past this replay lag, reads meant for the replica go to the primary"`
 	DatabaseMaxConns   int32         `env:"KEEL_DATABASE_MAX_CONNS" envDefault:"20" help:"connections in each PostgreSQL pool"`
@@ -160,10 +160,8 @@ func (c Config) validate() error {
 		{"KEEL_BASE_URL", httpURL(c.BaseURL)},
 		{"KEEL_LOG_LEVEL", oneOf(c.LogLevel, "debug", "info", "warn", "error")},
 		{"KEEL_LOG_FORMAT", oneOf(c.LogFormat, "", "text", "json")},
-		{"KEEL_DATABASE_URL", schemeURL(c.DatabaseURL, "postgres", "postgresql")},
-		{"KEEL_DATABASE_REPLICA_URL", optional(c.DatabaseReplicaURL, func(s string) error {
-			return schemeURL(s, "postgres", "postgresql")
-		})},
+		{"KEEL_DATABASE_URL", postgresURL(c.DatabaseURL)},
+		{"KEEL_DATABASE_REPLICA_URL", optional(c.DatabaseReplicaURL, postgresURL)},
 		{"KEEL_DATABASE_MAX_CONNS", between(int(c.DatabaseMaxConns), 1, 1000)},
 		{"KEEL_REDIS_URL", schemeURL(c.RedisURL, "redis", "rediss")},
 		{"KEEL_S3_ENDPOINT", optional(c.S3Endpoint, httpURL)},

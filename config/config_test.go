@@ -26,6 +26,16 @@ func TestLoadDefaults(t *testing.T) {
 	require.Empty(t, cfg.TrustedPrefixes())
 }
 
+// A server on the same machine may be reached through its Unix socket,
+// named as libpq names it: a folder in the host parameter.
+func TestLoadDatabaseSocket(t *testing.T) {
+	t.Parallel()
+	url := "postgres://keel@/keel?host=/run/postgresql&port=5432"
+	cfg, err := config.Load([]string{"KEEL_DATABASE_URL=" + url, "KEEL_DATABASE_REPLICA_URL=" + url})
+	require.NoError(t, err)
+	require.Equal(t, url, cfg.DatabaseURL)
+}
+
 func TestLoadOverrides(t *testing.T) {
 	t.Parallel()
 
@@ -54,6 +64,8 @@ func TestLoadRejects(t *testing.T) {
 		{"AddrWithoutPort", "KEEL_ADDR=localhost", "KEEL_ADDR: "},
 		{"BaseURLNotHTTP", "KEEL_BASE_URL=ftp://x", "KEEL_BASE_URL: "},
 		{"DatabaseURLScheme", "KEEL_DATABASE_URL=mysql://u:secret@h/db", "KEEL_DATABASE_URL: "},
+		{"DatabaseURLNoHost", "KEEL_DATABASE_URL=postgres://keel@/keel", "KEEL_DATABASE_URL: "},
+		{"DatabaseSocketRelative", "KEEL_DATABASE_URL=postgres://keel@/keel?host=run/pg", "KEEL_DATABASE_URL: "},
 		{"RedisURLNoScheme", "KEEL_REDIS_URL=localhost:6379", "KEEL_REDIS_URL: "},
 		{"MaxConnsNotNumber", "KEEL_DATABASE_MAX_CONNS=many", "KEEL_DATABASE_MAX_CONNS: \"many\" is not a valid number"},
 		{"MaxConnsZero", "KEEL_DATABASE_MAX_CONNS=0", "KEEL_DATABASE_MAX_CONNS: 0 is outside"},

@@ -68,7 +68,7 @@ func (h *Handlers) blogList(c echo.Context, tag, heading, base string) error {
 	pg := h.page(c, heading, "News and notes from Keel Services.", "blog.index")
 	pg.Feed = v.FeedURL
 	pg.Share = &views.Share{Type: "website", URL: h.absolute(base)}
-	return render(c, http.StatusOK, views.BlogList(pg, v))
+	return h.renderShared(c, views.BlogList(pg, v))
 }
 
 // blogPost shows a published post. An old slug redirects to the current
@@ -94,7 +94,7 @@ func (h *Handlers) blogPost(c echo.Context) error {
 	pg := h.page(c, p.Title, p.Excerpt, "blog.index")
 	pg.Feed = h.url("blog.feed")
 	pg.Share = &views.Share{Type: "article", URL: h.absolute(v.URL), Image: v.CoverURL}
-	return render(c, http.StatusOK, views.BlogPost(pg, v))
+	return h.renderShared(c, views.BlogPost(pg, v))
 }
 
 // blogFresh sets the validators of a public blog page and reports
@@ -110,24 +110,12 @@ func (h *Handlers) blogFresh(c echo.Context, what string, modified time.Time) bo
 	hd := c.Response().Header()
 	etag := fmt.Sprintf(`W/"%s-%d"`, what, version)
 	hd.Set("ETag", etag)
-	// Private: every page carries the visitor's own CSRF token.
-	hd.Set("Cache-Control", "private, no-cache")
+	// Public: nothing in these pages is the visitor's own (sharedGET).
+	hd.Set("Cache-Control", "public, no-cache")
 	if !modified.IsZero() {
 		hd.Set("Last-Modified", modified.UTC().Format(http.TimeFormat))
 	}
-	req := c.Request()
-	if match := req.Header.Get("If-None-Match"); match != "" {
-		for tag := range strings.SplitSeq(match, ",") {
-			if strings.TrimSpace(tag) == etag {
-				return true
-			}
-		}
-		return false
-	}
-	if since, err := http.ParseTime(req.Header.Get("If-Modified-Since")); err == nil && !modified.IsZero() {
-		return !modified.Truncate(time.Second).After(since)
-	}
-	return false
+	return fresh(c.Request(), etag, modified)
 }
 
 func (h *Handlers) postSummary(p store.Post) views.PostSummary {
@@ -181,7 +169,7 @@ func (h *Handlers) blogFeed(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("rss: %w", err)
 	}
-	return c.Blob(http.StatusOK, "application/rss+xml; charset=utf-8", []byte(rss))
+	return h.blobShared(c, "application/rss+xml; charset=utf-8", []byte(rss))
 }
 
 type sitemapURL struct {
@@ -217,7 +205,7 @@ func (h *Handlers) sitemap(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("sitemap: %w", err)
 	}
-	return c.Blob(http.StatusOK, "application/xml; charset=utf-8", append([]byte(xml.Header), out...))
+	return h.blobShared(c, "application/xml; charset=utf-8", append([]byte(xml.Header), out...))
 }
 
 // mediaFile sends a browser to a media file in object storage, through

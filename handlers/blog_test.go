@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -110,9 +111,62 @@ func TestBlogValidatorsAndCache(t *testing.T) {
 	require.Equal(t, http.StatusOK, second.Code, "the change shows at once")
 	require.Contains(t, doc(t, second).Find(".prose").Text(), "Version two.")
 	require.NotEqual(t, etag, second.Header().Get("ETag"))
-	require.Equal(t, "private, no-cache", second.Header().Get("Cache-Control"), "pages carry the visitor's CSRF token")
+	require.Equal(t, "public, no-cache", second.Header().Get("Cache-Control"), "nothing in the page is the visitor's own")
 	require.Equal(t, http.StatusNotModified,
 		get(t, a, "/blog/"+slug, "If-None-Match", `W/"other", `+second.Header().Get("ETag")).Code, "one of several ETags")
+}
+
+// Public blog pages are the same for every visitor: no cookie, no CSRF
+// token, shareable by caches. Each is rendered once per blog version and
+// then sent as kept, compressed for browsers that take gzip.
+func TestBlogPagesAreShared(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t)
+	_, u := signedIn(t, a, auth.RoleEditor)
+	ctx := context.Background()
+	slug := testenv.Unique("shared")
+	p, err := a.Store.PostCreate(ctx, store.Actor{ID: u.ID}, store.PostInput{
+		Title: "Shared", Slug: slug, BodyMD: strings.Repeat("The harbour opens at seven. ", 100),
+	})
+	require.NoError(t, err)
+	_, err = a.Store.PostPublish(ctx, store.Actor{ID: u.ID}, p.ID)
+	require.NoError(t, err)
+	pages := func(result string) float64 {
+		return testenv.Counter(t, a.Metrics.Registry, "keel_shared_pages_total", "result", result)
+	}
+	path := "/blog/" + slug
+
+	plain := get(t, a, path)
+	require.Equal(t, http.StatusOK, plain.Code)
+	require.Empty(t, plain.Header().Values("Set-Cookie"), "no cookie for a page without forms")
+	require.NotContains(t, plain.Body.String(), "hx-headers")
+	require.Equal(t, "public, no-cache", plain.Header().Get("Cache-Control"))
+	require.Equal(t, "Accept-Encoding", plain.Header().Get("Vary"))
+	require.Equal(t, strconv.Itoa(plain.Body.Len()), plain.Header().Get("Content-Length"))
+	require.InDelta(t, 1, pages("miss"), 0)
+
+	for _, enc := range []string{"gzip", "br, gzip;q=0.5", "*"} {
+		zipped := get(t, a, path, "Accept-Encoding", enc)
+		require.Equal(t, "gzip", zipped.Header().Get("Content-Encoding"), enc)
+		require.Less(t, zipped.Body.Len(), plain.Body.Len(), enc)
+		zr, err := gzip.NewReader(zipped.Body)
+		require.NoError(t, err)
+		body, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		require.Equal(t, plain.Body.String(), string(body), enc)
+	}
+	for _, enc := range []string{"", "br", "gzip;q=0", "gzip;q=0, *"} {
+		rec := get(t, a, path, "Accept-Encoding", enc)
+		require.Empty(t, rec.Header().Get("Content-Encoding"), enc)
+		require.Equal(t, plain.Body.String(), rec.Body.String(), enc)
+	}
+	require.InDelta(t, 1, pages("miss"), 0, "rendered once")
+	require.InDelta(t, 7, pages("hit"), 0)
+
+	// A query the page does not know is served, not kept.
+	require.Equal(t, plain.Body.String(), get(t, a, path+"?utm_source=feed").Body.String())
+	require.InDelta(t, 1, pages("bypass"), 0)
+	require.InDelta(t, 1, pages("miss"), 0)
 }
 
 // Addresses made up by visitors answer 404 without storing anything in

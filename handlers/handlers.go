@@ -5,11 +5,13 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/labstack/echo/v4"
 
 	"keel/auth"
@@ -44,6 +46,9 @@ type Deps struct {
 	Ready []Check
 	// BaseURL is the site's public origin, used in emails.
 	BaseURL string
+	// RequestTimeout bounds a request's work; the app applies it to
+	// most routes, and sharedGET to shared pages it renders.
+	RequestTimeout time.Duration
 	// ContactRule and OrderRule limit contact requests and orders per
 	// client IP; the sign-in rules limit attempts per client IP and per
 	// account.
@@ -86,12 +91,21 @@ type Handlers struct {
 	// guards records the permission of every portal route, by method and
 	// path, as the routes are registered.
 	guards map[string]auth.Permission
+	// shared holds the routes whose pages are the same for everyone;
+	// pages keeps them rendered (pagecache.go).
+	shared map[string]bool
+	pages  *lru.Cache[string, *sharedPage]
+	// paths maps each route's name to its path, read once all routes are
+	// registered: Echo's Reverse looks through every route on each call,
+	// and a page asks for a dozen URLs.
+	paths map[string]string
 }
 
 // Register adds every route to e and makes h the error handler. Routes
 // are named; views get URLs by name, never by hand.
 func Register(e *echo.Echo, d Deps) *Handlers {
-	h := &Handlers{Deps: d, echo: e, guards: map[string]auth.Permission{}}
+	h := &Handlers{Deps: d, echo: e, guards: map[string]auth.Permission{},
+		shared: map[string]bool{}, pages: newSharedPages()}
 	e.HTTPErrorHandler = h.handleError
 
 	e.GET("/healthz", h.healthz).Name = "healthz"
@@ -109,11 +123,11 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 	e.GET("/orders/:token", h.orderShow).Name = "order.show"
 	e.GET("/orders/:token/events", h.orderEvents).Name = "order.events"
 	e.GET("/orders/:token/invoice", h.orderInvoice).Name = "order.invoice"
-	e.GET("/blog", h.blogIndex).Name = "blog.index"
-	e.GET("/blog/feed.xml", h.blogFeed).Name = "blog.feed"
-	e.GET("/blog/tag/:tag", h.blogTag).Name = "blog.tag"
-	e.GET("/blog/:slug", h.blogPost).Name = "blog.post"
-	e.GET("/sitemap.xml", h.sitemap).Name = "sitemap"
+	h.sharedGET(e, "/blog", h.blogIndex, "blog.index")
+	h.sharedGET(e, "/blog/feed.xml", h.blogFeed, "blog.feed")
+	h.sharedGET(e, "/blog/tag/:tag", h.blogTag, "blog.tag")
+	h.sharedGET(e, "/blog/:slug", h.blogPost, "blog.post")
+	h.sharedGET(e, "/sitemap.xml", h.sitemap, "sitemap")
 	e.GET("/files/*", h.mediaFile).Name = "media.file"
 	e.GET("/fortunes", h.fortunes).Name = "fortunes"
 	e.GET("/password/reset/:token", h.passwordResetEdit).Name = "password_reset.edit"
@@ -184,6 +198,12 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 		a.mount("/jobs", "jobs:read", "jobs:write", d.JobsUI, "jobs.index")
 	}
 
+	h.paths = map[string]string{}
+	for _, r := range e.Routes() {
+		if _, seen := h.paths[r.Name]; r.Name != "" && !seen {
+			h.paths[r.Name] = r.Path
+		}
+	}
 	return h
 }
 
@@ -290,9 +310,37 @@ func (h *Handlers) signInFirst(c echo.Context) error {
 		Message: "Your session has ended. Please sign in again."}
 }
 
-// url returns the path of a named route.
+// url returns the path of a named route, with params in place of its
+// parameters in order, as Echo's Reverse would write it.
 func (h *Handlers) url(name string, params ...any) string {
-	return h.echo.Reverse(name, params...)
+	path, ok := h.paths[name]
+	if !ok {
+		return h.echo.Reverse(name, params...)
+	}
+	if !strings.ContainsAny(path, ":*") {
+		return path
+	}
+	var b strings.Builder
+	for len(path) > 0 {
+		i := strings.IndexAny(path, ":*")
+		if i < 0 {
+			b.WriteString(path)
+			break
+		}
+		b.WriteString(path[:i])
+		end := i + 1
+		if path[i] == ':' {
+			end = i + strings.IndexByte(path[i:]+"/", '/')
+		}
+		if len(params) > 0 {
+			fmt.Fprint(&b, params[0])
+			params = params[1:]
+		} else {
+			b.WriteString(path[i:end])
+		}
+		path = path[end:]
+	}
+	return b.String()
 }
 
 // page returns the frame every public page shares. current names the

@@ -42,6 +42,8 @@ type Metrics struct {
 	// replica's last measured lag.
 	ReplicaFallbacks *prometheus.CounterVec
 	ReplicaLag       prometheus.Gauge
+
+	sharedPages *prometheus.CounterVec
 }
 
 // New returns Metrics with the Go runtime and process collectors.
@@ -81,18 +83,26 @@ func New() *Metrics {
 			Name: "keel_replica_lag_seconds",
 			Help: "The read replica's replay lag when last measured.",
 		}),
+		sharedPages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keel_shared_pages_total",
+			Help: "Requests for pages that are the same for everyone, by result: hit (sent as kept), miss (rendered and kept), bypass (rendered, not kept: no blog version, or an unknown query).",
+		}, []string{"result"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.inFlight, m.events, m.Streams, m.LiveDelivered, m.LiveDropped,
-		m.ReplicaFallbacks, m.ReplicaLag,
+		m.ReplicaFallbacks, m.ReplicaLag, m.sharedPages,
 	)
 	return m
 }
 
 // Event counts one occurrence of a named event.
 func (m *Metrics) Event(name string) { m.events.WithLabelValues(name).Inc() }
+
+// SharedPage counts one request for a page that is the same for
+// everyone, by result.
+func (m *Metrics) SharedPage(result string) { m.sharedPages.WithLabelValues(result).Inc() }
 
 // Middleware records every request's latency under its route pattern
 // (never the raw path, which would make one series per URL).
