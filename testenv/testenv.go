@@ -169,6 +169,35 @@ func Database(t testing.TB) (string, *pgxpool.Pool) {
 	return u.String(), pool
 }
 
+// SocketURL returns dbURL rewritten to reach the same server and
+// database through the server's Unix socket, as a program on the same
+// machine would in production. The server says where its socket is.
+func SocketURL(t testing.TB, dbURL string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", dbURL, err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	var dirs, port string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('unix_socket_directories'), current_setting('port')").Scan(&dirs, &port); err != nil {
+		t.Fatalf("ask for the socket: %v", err)
+	}
+	dir, _, _ := strings.Cut(dirs, ",")
+	if dir = strings.TrimSpace(dir); !strings.HasPrefix(dir, "/") {
+		t.Fatalf("PostgreSQL has no socket folder (unix_socket_directories = %q)", dirs)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("database URL: %v", err)
+	}
+	u.Host = ""
+	u.RawQuery = url.Values{"host": {dir}, "port": {port}}.Encode()
+	return u.String()
+}
+
 // Tx returns a transaction on the test database that is rolled back
 // when the test ends, so tests see only their own rows and run in
 // parallel.
