@@ -100,7 +100,9 @@ func fortunes(q *db.Queries) http.HandlerFunc {
 // returns a handler that sends the same headers and body every time.
 // Date is left to net/http, as it is for Keel.
 func copyOf(target string) (http.HandlerFunc, error) {
-	req, err := http.NewRequest(http.MethodGet, target, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
