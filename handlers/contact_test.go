@@ -30,6 +30,7 @@ func TestContactNew(t *testing.T) {
 
 	rec := get(t, a, "/contact")
 	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "private, no-cache", rec.Header().Get("Cache-Control"), "the form carries this visitor's token")
 	d := doc(t, rec)
 	form := d.Find("form#contact-form")
 	require.Equal(t, "post", form.AttrOr("method", ""))

@@ -16,7 +16,8 @@ var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const maxPooledBuffer = 256 << 10
 
-// render writes a templ component with the given status. The page is
+// render writes a templ component with the given status, for this
+// visitor only unless the handler said otherwise. The page is
 // rendered whole before anything is sent: an error half-way through
 // becomes an error page rather than half a page under a 200, and the
 // response goes out with its length in one write instead of in chunks.
@@ -32,6 +33,11 @@ func render(c echo.Context, status int, t templ.Component) error {
 		return err
 	}
 	h := c.Response().Header()
+	if h.Get("Cache-Control") == "" {
+		// Pages drawn here carry the visitor's CSRF token or session;
+		// pages that are the same for everyone go through renderShared.
+		h.Set("Cache-Control", "private, no-cache")
+	}
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	h.Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
 	c.Response().WriteHeader(status)
