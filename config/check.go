@@ -89,11 +89,17 @@ func httpURL(s string) error {
 // machine answers faster over its socket than over TCP.
 func postgresURL(s string) error {
 	u, err := url.Parse(s)
-	if err == nil && u.Host == "" && strings.HasPrefix(u.Query().Get("host"), "/") &&
-		(u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		return nil
+	// Without "//" the driver reads the text as key=value settings.
+	authority := strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+	if err != nil || u.Host != "" || !authority {
+		return schemeURL(s, "postgres", "postgresql")
 	}
-	return schemeURL(s, "postgres", "postgresql")
+	// One folder, named whole: a second host would be the one the
+	// driver dials.
+	if hosts := u.Query()["host"]; len(hosts) != 1 || !strings.HasPrefix(hosts[0], "/") || strings.Contains(hosts[0], ",") {
+		return fmt.Errorf("%q names no server: give a host, or a socket folder as ?host=/folder", redact(s))
+	}
+	return nil
 }
 
 func schemeURL(s string, schemes ...string) error {

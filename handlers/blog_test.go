@@ -155,18 +155,27 @@ func TestBlogPagesAreShared(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, plain.Body.String(), string(body), enc)
 	}
-	for _, enc := range []string{"", "br", "gzip;q=0", "gzip;q=0, *"} {
+	for _, enc := range []string{"", "br", "gzip;q=0", "gzip;q=0, *", "gzip;Q=0", "gzip;level=1;q=0"} {
 		rec := get(t, a, path, "Accept-Encoding", enc)
 		require.Empty(t, rec.Header().Get("Content-Encoding"), enc)
 		require.Equal(t, plain.Body.String(), rec.Body.String(), enc)
 	}
 	require.InDelta(t, 1, pages("miss"), 0, "rendered once")
-	require.InDelta(t, 7, pages("hit"), 0)
+	require.InDelta(t, 9, pages("hit"), 0)
 
-	// A query the page does not know is served, not kept.
-	require.Equal(t, plain.Body.String(), get(t, a, path+"?utm_source=feed").Body.String())
-	require.InDelta(t, 1, pages("bypass"), 0)
+	// Validators compare weakly.
+	etag := plain.Header().Get("ETag")
+	require.Equal(t, http.StatusNotModified, get(t, a, path, "If-None-Match", strings.TrimPrefix(etag, "W/")).Code)
+
+	// A query the page does not know is served, not kept; nor is a page
+	// number, which only lists have.
+	for _, q := range []string{"?utm_source=feed", "?page=2", "?page=3"} {
+		require.Equal(t, plain.Body.String(), get(t, a, path+q).Body.String(), q)
+	}
+	require.InDelta(t, 3, pages("bypass"), 0)
 	require.InDelta(t, 1, pages("miss"), 0)
+	require.Equal(t, http.StatusOK, get(t, a, "/blog?page=1").Code)
+	require.InDelta(t, 2, pages("miss"), 0, "a list's page number is kept")
 }
 
 // Addresses made up by visitors answer 404 without storing anything in
@@ -202,6 +211,15 @@ func TestBlogMadeUpAddressesAreNotCached(t *testing.T) {
 		}
 	}
 	require.InDelta(t, before, loads(), 0, "nothing was loaded to be cached")
+
+	// A page that turns out not to exist keeps none of the validators
+	// set for it, and "*" does not make it exist.
+	made := "/blog/tag/" + testenv.Unique("made-up")
+	rec := get(t, a, made)
+	require.Equal(t, http.StatusNotFound, rec.Code)
+	require.Empty(t, rec.Header().Get("ETag"))
+	require.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+	require.Equal(t, http.StatusNotFound, get(t, a, made, "If-None-Match", "*").Code)
 }
 
 // Scheduling takes a time to come, in UTC.

@@ -104,8 +104,14 @@ func (h *Handlers) handleError(err error, c echo.Context) {
 		pub.code, pub.message = appErr.Code, appErr.Message
 	}
 
+	// Validators a handler set before it failed describe the page it
+	// meant to send, not this one; an error is never to be kept.
+	hd := c.Response().Header()
+	hd.Del("ETag")
+	hd.Del(echo.HeaderLastModified)
+	hd.Set("Cache-Control", "no-store")
 	if status == http.StatusServiceUnavailable {
-		c.Response().Header().Set("Retry-After", "30")
+		hd.Set("Retry-After", "30")
 	}
 
 	reqID := logging.RequestID(ctx)

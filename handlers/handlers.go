@@ -101,6 +101,9 @@ type Handlers struct {
 	paths map[string]string
 }
 
+// Kinds of shared page, for sharedGET.
+const paged, single = true, false
+
 // Register adds every route to e and makes h the error handler. Routes
 // are named; views get URLs by name, never by hand.
 func Register(e *echo.Echo, d Deps) *Handlers {
@@ -123,11 +126,11 @@ func Register(e *echo.Echo, d Deps) *Handlers {
 	e.GET("/orders/:token", h.orderShow).Name = "order.show"
 	e.GET("/orders/:token/events", h.orderEvents).Name = "order.events"
 	e.GET("/orders/:token/invoice", h.orderInvoice).Name = "order.invoice"
-	h.sharedGET(e, "/blog", h.blogIndex, "blog.index")
-	h.sharedGET(e, "/blog/feed.xml", h.blogFeed, "blog.feed")
-	h.sharedGET(e, "/blog/tag/:tag", h.blogTag, "blog.tag")
-	h.sharedGET(e, "/blog/:slug", h.blogPost, "blog.post")
-	h.sharedGET(e, "/sitemap.xml", h.sitemap, "sitemap")
+	h.sharedGET(e, "/blog", paged, h.blogIndex, "blog.index")
+	h.sharedGET(e, "/blog/feed.xml", single, h.blogFeed, "blog.feed")
+	h.sharedGET(e, "/blog/tag/:tag", paged, h.blogTag, "blog.tag")
+	h.sharedGET(e, "/blog/:slug", single, h.blogPost, "blog.post")
+	h.sharedGET(e, "/sitemap.xml", single, h.sitemap, "sitemap")
 	e.GET("/files/*", h.mediaFile).Name = "media.file"
 	e.GET("/fortunes", h.fortunes).Name = "fortunes"
 	e.GET("/password/reset/:token", h.passwordResetEdit).Name = "password_reset.edit"

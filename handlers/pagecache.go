@@ -23,7 +23,7 @@ import (
 // versions are the least recently used and make room for new ones.
 const (
 	sharedPages       = 512
-	maxSharedPageSize = 1 << 20
+	maxSharedPageSize = 512 << 10
 	// gzipFrom is the smallest body worth compressing, as for other pages.
 	gzipFrom = 1024
 )
@@ -64,23 +64,26 @@ func newSharedPages() *lru.Cache[string, *sharedPage] {
 	return l
 }
 
-// sharedQuery is the only query string a shared page is kept under: its
-// page number. Any other query is served but not kept, so that made-up
-// parameters cannot push real pages out.
-var sharedQuery = regexp.MustCompile(`^(page=[1-9][0-9]{0,4})?$`)
+// pageQuery is the only query string a list page is kept under: its
+// page number, which the list answers 404 past its last page. Other
+// shared pages are kept only without a query. Any other query is served
+// but not kept, so that made-up parameters cannot push real pages out:
+// what is kept is bounded by what the blog holds.
+var pageQuery = regexp.MustCompile(`^page=[1-9][0-9]{0,4}$`)
 
 // sharedKeyName is where shareable tells the handler the key to keep its
 // page under.
 const sharedKeyName = "keel.shared-page"
 
-// sharedGET registers a GET route whose page is the same for everyone.
-// Such routes get no CSRF cookie and are compressed by sendShared rather
-// than by the gzip middleware; Shared tells the middleware which they are.
-// A page sent as kept does no work worth a deadline; one being rendered
-// gets the request timeout the app gives other routes.
-func (h *Handlers) sharedGET(e *echo.Echo, path string, handler echo.HandlerFunc, name string) {
+// sharedGET registers a GET route whose page is the same for everyone;
+// a paged one lists posts a page at a time (?page=N). Such routes get no
+// CSRF cookie and are compressed by sendShared rather than by the gzip
+// middleware; Shared tells the middleware which they are. A page sent as
+// kept does no work worth a deadline; one being rendered gets the
+// request timeout the app gives other routes.
+func (h *Handlers) sharedGET(e *echo.Echo, path string, paged bool, handler echo.HandlerFunc, name string) {
 	h.shared[path] = true
-	mw := []echo.MiddlewareFunc{h.shareable}
+	mw := []echo.MiddlewareFunc{h.shareable(paged)}
 	if h.RequestTimeout > 0 {
 		mw = append(mw, middleware.ContextTimeout(h.RequestTimeout))
 	}
@@ -94,22 +97,29 @@ func (h *Handlers) Shared(route string) bool { return h.shared[route] }
 // shareable answers from the kept page when there is one, and otherwise
 // tells the handler, through the context, the key to keep its page
 // under. Without the blog's version (Redis away) nothing is kept.
-func (h *Handlers) shareable(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		version, ok := h.Store.BlogVersion(r.Context())
-		if !ok || !sharedQuery.MatchString(r.URL.RawQuery) {
-			h.Metrics.SharedPage("bypass")
+func (h *Handlers) shareable(paged bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			q := r.URL.RawQuery
+			if q != "" && (!paged || !pageQuery.MatchString(q)) {
+				h.Metrics.SharedPage("bypass")
+				return next(c)
+			}
+			version, ok := h.Store.BlogVersion(r.Context())
+			if !ok {
+				h.Metrics.SharedPage("bypass")
+				return next(c)
+			}
+			key := strconv.FormatInt(version, 10) + " " + r.URL.Path + "?" + q
+			if p, ok := h.pages.Get(key); ok {
+				h.Metrics.SharedPage("hit")
+				return sendShared(c, p)
+			}
+			h.Metrics.SharedPage("miss")
+			c.Set(sharedKeyName, key)
 			return next(c)
 		}
-		key := strconv.FormatInt(version, 10) + " " + r.URL.Path + "?" + r.URL.RawQuery
-		if p, ok := h.pages.Get(key); ok {
-			h.Metrics.SharedPage("hit")
-			return sendShared(c, p)
-		}
-		h.Metrics.SharedPage("miss")
-		c.Set(sharedKeyName, key)
-		return next(c)
 	}
 }
 
@@ -132,8 +142,9 @@ func (h *Handlers) blobShared(c echo.Context, contentType string, body []byte) e
 			{echo.HeaderContentType, one(contentType)},
 			{echo.HeaderVary, varyEncoding},
 		},
-		etag:   hd.Get("ETag"),
-		body:   body,
+		etag: hd.Get("ETag"),
+		// A copy with no spare room: the page may be kept for long.
+		body:   bytes.Clone(body),
 		length: one(strconv.Itoa(len(body))),
 	}
 	if p.etag != "" {
@@ -152,7 +163,7 @@ func (h *Handlers) blobShared(c echo.Context, contentType string, body []byte) e
 		if err := zw.Close(); err != nil {
 			return err
 		}
-		p.gzipped = z.Bytes()
+		p.gzipped = bytes.Clone(z.Bytes())
 		p.gzippedLength = one(strconv.Itoa(len(p.gzipped)))
 	}
 	if key, ok := c.Get(sharedKeyName).(string); ok && len(body) <= maxSharedPageSize {
@@ -185,11 +196,14 @@ func sendShared(c echo.Context, p *sharedPage) error {
 
 // fresh reports whether the browser's copy, named by the request's
 // validators, is the current one: If-None-Match (which may list several
-// tags) decides when present, If-Modified-Since otherwise.
+// tags, compared weakly as RFC 9110 asks) decides when present,
+// If-Modified-Since otherwise. "*" is not taken: pages check validators
+// before they know whether they exist.
 func fresh(r *http.Request, etag string, modified time.Time) bool {
 	if match := r.Header.Get("If-None-Match"); match != "" {
+		want := strings.TrimPrefix(etag, "W/")
 		for tag := range strings.SplitSeq(match, ",") {
-			if tag = strings.TrimSpace(tag); tag == etag || tag == "*" {
+			if strings.TrimPrefix(strings.TrimSpace(tag), "W/") == want {
 				return true
 			}
 		}
@@ -210,10 +224,13 @@ func acceptsGzip(header string) bool {
 	for part := range strings.SplitSeq(header, ",") {
 		coding, params, _ := strings.Cut(part, ";")
 		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			var err error
-			if q, err = strconv.ParseFloat(v, 64); err != nil {
-				q = 0
+		for param := range strings.SplitSeq(params, ";") {
+			name, value, _ := strings.Cut(param, "=")
+			if strings.EqualFold(strings.TrimSpace(name), "q") {
+				var err error
+				if q, err = strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
+					q = 0
+				}
 			}
 		}
 		switch strings.ToLower(strings.TrimSpace(coding)) {
