@@ -24,6 +24,7 @@ import (
 	"keel/blob"
 	"keel/cache"
 	"keel/config"
+	"keel/db"
 	"keel/handlers"
 	"keel/invoice"
 	"keel/jobs"
@@ -247,16 +248,10 @@ func (a *App) Close() {
 }
 
 func openPool(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {
-	pc, err := pgxpool.ParseConfig(dsn)
+	pc, err := db.PoolConfig(dsn, maxConns)
 	if err != nil {
 		return nil, fmt.Errorf("KEEL_DATABASE_URL: %w", err)
 	}
-	pc.MaxConns = maxConns
-	pc.ConnConfig.ConnectTimeout = 5 * time.Second
-	// The list queries take optional filters ("$1 IS NULL OR ..."):
-	// planned for the values at hand, the absent ones fold away and the
-	// matching index is used. A generic plan could not.
-	pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {

@@ -1,4 +1,5 @@
 // Package db holds Keel's schema migrations, embedded in the binary, and
-// the typed queries sqlc generates from db/queries. Code outside the
-// store package does not use it.
+// the typed queries sqlc generates from db/queries, and the settings of
+// Keel's connection pools. Code outside the store package does not use
+// the queries, but for the benchmarks' bare baseline (bench/hello).
 package db

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,7 +21,5 @@ func (h *Handlers) fortunes(c echo.Context) error {
 	for _, f := range rows {
 		list = append(list, views.Fortune{ID: f.ID, Message: f.Message})
 	}
-	list = append(list, views.Fortune{Message: "Additional fortune added at request time."})
-	slices.SortFunc(list, func(a, b views.Fortune) int { return strings.Compare(a.Message, b.Message) })
-	return render(c, http.StatusOK, views.FortunesPage(list))
+	return render(c, http.StatusOK, views.FortunesPage(views.WithRequestFortune(list)))
 }

@@ -101,7 +101,7 @@ func New() *Metrics {
 func (m *Metrics) Event(name string) { m.events.WithLabelValues(name).Inc() }
 
 // SharedPage counts one request for a page that is the same for
-// everyone, by result.
+// everyone, by result: "hit", "miss" or "bypass".
 func (m *Metrics) SharedPage(result string) { m.sharedPages.WithLabelValues(result).Inc() }
 
 // Middleware records every request's latency under its route pattern

@@ -9,12 +9,25 @@ package views
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // Fortune is one row of the Fortunes page.
 type Fortune struct {
 	ID      int32
 	Message string
+}
+
+// WithRequestFortune returns the stored fortunes with the one the
+// benchmark adds at request time, sorted by message, as the page shows
+// them. list is reused.
+func WithRequestFortune(list []Fortune) []Fortune {
+	list = append(list, Fortune{Message: "Additional fortune added at request time."})
+	slices.SortFunc(list, func(a, b Fortune) int { return strings.Compare(a.Message, b.Message) })
+	return list
 }
 
 // FortunesPage is the TechEmpower "Fortunes" page: a table of messages,
@@ -48,7 +61,7 @@ func FortunesPage(fortunes []Fortune) templ.Component {
 			var templ_7745c5c3_Var2 string
 			templ_7745c5c3_Var2, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.Itoa(int(f.ID)))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/fortunes.templ`, Line: 21, Col: 38}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/fortunes.templ`, Line: 34, Col: 38}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var2))
 			if templ_7745c5c3_Err != nil {
@@ -61,7 +74,7 @@ func FortunesPage(fortunes []Fortune) templ.Component {
 			var templ_7745c5c3_Var3 string
 			templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(f.Message)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/fortunes.templ`, Line: 21, Col: 60}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/fortunes.templ`, Line: 34, Col: 60}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 			if templ_7745c5c3_Err != nil {

@@ -17,9 +17,7 @@ import (
 	"io"
 	"log"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -41,7 +39,12 @@ func main() {
 		_, _ = w.Write(hello)
 	})
 	if *dbURL != "" {
-		pool, err := openPool(*dbURL)
+		// Set up as Keel sets up its own pools.
+		pc, err := db.PoolConfig(*dbURL, 20)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -58,20 +61,9 @@ func main() {
 	log.Fatal(srv.ListenAndServe())
 }
 
-// openPool opens a pool set up as Keel sets up its own (app.openPool):
-// the same size, and plans made for each query's values.
-func openPool(dsn string) (*pgxpool.Pool, error) {
-	pc, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		return nil, err
-	}
-	pc.MaxConns = 20
-	pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
-	return pgxpool.NewWithConfig(context.Background(), pc)
-}
-
 // fortunes is Keel's Fortunes page without Keel: the rows from the
-// same sqlc query, one added, sorted, rendered by the same templ view.
+// same sqlc query, with the same added row and order, rendered by the
+// same templ view.
 func fortunes(q *db.Queries) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rows, err := q.FortuneList(r.Context())
@@ -83,10 +75,8 @@ func fortunes(q *db.Queries) http.HandlerFunc {
 		for _, f := range rows {
 			list = append(list, views.Fortune{ID: f.ID, Message: f.Message})
 		}
-		list = append(list, views.Fortune{Message: "Additional fortune added at request time."})
-		slices.SortFunc(list, func(a, b views.Fortune) int { return strings.Compare(a.Message, b.Message) })
 		var buf bytes.Buffer
-		if err := views.FortunesPage(list).Render(r.Context(), &buf); err != nil {
+		if err := views.FortunesPage(views.WithRequestFortune(list)).Render(r.Context(), &buf); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
